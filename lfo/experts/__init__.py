@@ -1,0 +1,1 @@
+"""Scripted privileged experts that play the games to record demonstration videos."""

@@ -1,0 +1,55 @@
+"""Common interface of the scripted, privileged experts that record demonstration videos.
+
+An expert reads the simulator's internal state (track geometry, RAM) that the learner
+never sees, and returns a discrete action. ``skill`` in [0, 1] weakens it on purpose:
+with probability ``1 - skill`` per step it starts a *lapse* of a few steps during which
+it plays a uniformly random action. ``skill=1.0`` is the full expert.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import gymnasium as gym
+import numpy as np
+
+
+class ScriptedExpert(abc.ABC):
+    """A deterministic-given-seed scripted controller with a tunable skill."""
+
+    #: number of discrete actions of the env this expert plays
+    n_actions: int
+
+    def __init__(self, skill: float = 1.0, seed: int = 0, lapse_steps: int = 4) -> None:
+        if not 0.0 <= skill <= 1.0:
+            raise ValueError(f"skill must lie in [0, 1], got {skill}")
+        self.skill = skill
+        self.lapse_steps = lapse_steps
+        self._rng = np.random.default_rng(seed)
+        self._lapse_left = 0
+        self._lapse_action = 0
+
+    def reset(self, env: gym.Env, seed: int | None = None) -> None:
+        """Forget per-episode state; call right after ``env.reset``."""
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self._lapse_left = 0
+        self._reset_controller(env)
+
+    def act(self, env: gym.Env, obs: np.ndarray) -> int:
+        """Action for the current step: the controller's, or a lapse's random one."""
+        action = int(self._policy(env, obs))  # always run: keeps controller state in step
+        if self._lapse_left == 0 and self._rng.random() > self.skill:
+            self._lapse_left = self.lapse_steps
+            self._lapse_action = int(self._rng.integers(self.n_actions))
+        if self._lapse_left > 0:
+            self._lapse_left -= 1
+            return self._lapse_action
+        return action
+
+    def _reset_controller(self, env: gym.Env) -> None:  # noqa: B027 - optional hook
+        """Per-episode controller state (filters, memories); default: none."""
+
+    @abc.abstractmethod
+    def _policy(self, env: gym.Env, obs: np.ndarray) -> int:
+        """The full-skill action, computed from privileged state of ``env.unwrapped``."""

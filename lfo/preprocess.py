@@ -1,0 +1,92 @@
+"""One preprocessing pipeline for video frames and live env observations alike.
+
+The learner must see the game the same way in the expert's videos and in its own
+play, so a single :class:`Preprocess` object (crop, resize, grey, frame stack) is
+applied to decoded video frames (:meth:`Preprocess.clip`) and, through the
+:func:`lfo.envs.make_env` wrappers, to env observations (:meth:`Preprocess.frame`).
+Both paths call the same per-frame function, so they agree up to codec error.
+
+Layout: a single frame in ``(H, W, 3)`` RGB uint8 becomes ``(c, h, w)`` uint8 with
+``c = 1`` (grey) or 3; a stack of ``k`` frames is ``(k * c, h, w)``, oldest first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from einops import rearrange
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Crop, resize, optionally grey, then stack frames.
+
+    Attributes:
+        crop: ``(top, bottom, left, right)`` pixel bounds kept from the native frame
+            (rows ``top:bottom``, columns ``left:right``); ``None`` keeps all.
+        size: ``(height, width)`` after resizing (area interpolation).
+        grayscale: convert to one luminance channel.
+        stack: number of consecutive frames stacked along channels (motion/speed cues).
+    """
+
+    crop: tuple[int, int, int, int] | None = None
+    size: tuple[int, int] = (84, 84)
+    grayscale: bool = True
+    stack: int = 4
+
+    def __post_init__(self) -> None:
+        if self.stack < 1:
+            raise ValueError(f"stack must be >= 1, got {self.stack}")
+        if min(self.size) < 1:
+            raise ValueError(f"size must be positive, got {self.size}")
+        if self.crop is not None:
+            top, bottom, left, right = self.crop
+            if not (0 <= top < bottom and 0 <= left < right):
+                raise ValueError(f"crop (top, bottom, left, right) is empty: {self.crop}")
+
+    @property
+    def channels(self) -> int:
+        """Channels of one preprocessed frame."""
+        return 1 if self.grayscale else 3
+
+    @property
+    def stacked_shape(self) -> tuple[int, int, int]:
+        """Shape of one stacked observation ``(stack * channels, h, w)``."""
+        return (self.stack * self.channels, *self.size)
+
+    def frame(self, rgb: np.ndarray) -> np.ndarray:
+        """One native RGB frame ``(H, W, 3)`` uint8 -> ``(c, h, w)`` uint8."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"expected an RGB frame (H, W, 3), got shape {rgb.shape}")
+        if self.crop is not None:
+            top, bottom, left, right = self.crop
+            if bottom > rgb.shape[0] or right > rgb.shape[1]:
+                raise ValueError(f"crop {self.crop} exceeds frame shape {rgb.shape[:2]}")
+            rgb = rgb[top:bottom, left:right]
+        height, width = self.size
+        out = cv2.resize(np.ascontiguousarray(rgb), (width, height), interpolation=cv2.INTER_AREA)
+        if self.grayscale:
+            return cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[None]
+        return rearrange(out, "h w c -> c h w")
+
+    def frames(self, rgb: np.ndarray) -> np.ndarray:
+        """Many native frames ``(T, H, W, 3)`` -> ``(T, c, h, w)`` uint8 (no stacking)."""
+        if len(rgb) == 0:
+            return np.zeros((0, self.channels, *self.size), dtype=np.uint8)
+        return np.stack([self.frame(f) for f in rgb])
+
+    def stack_frames(self, frames: np.ndarray) -> np.ndarray:
+        """Stack preprocessed frames ``(T, c, h, w)`` -> ``(T, stack * c, h, w)``.
+
+        Entry ``t`` holds frames ``t - stack + 1 .. t`` (oldest first); before the
+        start of the clip the first frame is repeated, as the env wrapper does at reset.
+        """
+        offsets = np.arange(-self.stack + 1, 1)
+        index = np.clip(np.arange(len(frames))[:, None] + offsets[None, :], 0, None)
+        return rearrange(frames[index], "t k c h w -> t (k c) h w")
+
+    def clip(self, rgb: np.ndarray) -> np.ndarray:
+        """Native frames of one clip ``(T, H, W, 3)`` -> stacked ``(T, stack * c, h, w)``."""
+        return self.stack_frames(self.frames(rgb))
