@@ -413,5 +413,6 @@ def clip_table(folder: ClipFolder) -> list[dict]:
         row["status"] = "ok"
         rows.append(row)
     for skipped in folder.skipped:
-        rows.append({"path": _rel(skipped.path, folder.root), "status": f"skipped: {skipped.reason}"})
+        status = f"skipped: {skipped.reason}"
+        rows.append({"path": _rel(skipped.path, folder.root), "status": status})
     return sorted(rows, key=lambda r: r["path"])

@@ -1,0 +1,50 @@
+"""Game makers: seeding, stepping, control rates, options and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lfo.envs import GAMES, get_game, make_env, make_raw_env
+
+
+@pytest.mark.parametrize("game", sorted(GAMES))
+def test_make_env_steps_and_resets_with_seeds(game):
+    spec = get_game(game)
+    first = make_env(game, seed=7)
+    second = make_env(game, seed=7)
+    assert first.observation_space.shape == spec.preprocess.stacked_shape
+    trace = []
+    for env in (first, second):
+        obs, _ = env.reset(seed=11)
+        assert obs.shape == spec.preprocess.stacked_shape and obs.dtype == np.uint8
+        rewards = []
+        for t in range(30):
+            obs, reward, terminated, truncated, _ = env.step(t % env.action_space.n)
+            rewards.append(reward)
+            assert not (terminated or truncated)
+        trace.append((obs.copy(), rewards))
+    np.testing.assert_array_equal(trace[0][0], trace[1][0])
+    assert trace[0][1] == trace[1][1]
+
+
+def test_control_rates():
+    assert make_raw_env("carracing").metadata["control_hz"] == 50.0
+    assert make_raw_env("pong").metadata["control_hz"] == 15.0
+    assert make_raw_env("breakout", frameskip=2).metadata["control_hz"] == 30.0
+    assert get_game("ALE/Pong-v5").name == "pong"
+
+
+def test_shift_options_reach_the_simulator():
+    env = make_raw_env("pong", repeat_action_probability=0.0)
+    assert env.unwrapped.ale.getFloat("repeat_action_probability") == 0.0
+    assert make_raw_env("pong").unwrapped.ale.getFloat("repeat_action_probability") == 0.25
+    car = make_raw_env("carracing", domain_randomize=True)
+    assert car.unwrapped.domain_randomize is True
+
+
+def test_unknown_game_and_option_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown game 'doom'"):
+        make_env("doom")
+    with pytest.raises(ValueError, match="unknown option"):
+        make_env("pong", turbo=True)
