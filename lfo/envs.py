@@ -132,8 +132,24 @@ def make_raw_env(
     return env
 
 
+class RawFrameInfo(gym.Wrapper):
+    """Expose the native RGB observation as ``info["frame"]`` (for videos of the agent)."""
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, "frame": obs}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, "frame": obs}
+
+
 def wrap_preprocess(env: gym.Env, preprocess: Preprocess) -> gym.Env:
-    """Apply ``preprocess`` per frame, then stack ``preprocess.stack`` frames on channels."""
+    """Apply ``preprocess`` per frame, then stack ``preprocess.stack`` frames on channels.
+
+    The native frame stays available as ``info["frame"]``.
+    """
+    env = RawFrameInfo(env)
     frame_space = gym.spaces.Box(0, 255, (preprocess.channels, *preprocess.size), np.uint8)
     env = TransformObservation(env, preprocess.frame, frame_space)
     # At reset the first frame is repeated, as Preprocess.stack_frames does for a clip.

@@ -234,10 +234,11 @@ def scan_folder(root: str | Path, *, warn: bool = True) -> ClipFolder:
             folder.clips.append(entry)
         else:
             folder.skipped.append(entry)
-            if warn:
-                warnings.warn(f"skipping {entry.path}: {entry.reason}", stacklevel=2)
-    if not folder.clips:
+    if not folder.clips:  # one error that lists every skipped file says it all
         raise NoUsableClipError(describe_no_usable_clip(root, folder.skipped))
+    if warn:
+        for entry in folder.skipped:
+            warnings.warn(f"skipping {entry.path}: {entry.reason}", stacklevel=2)
     return folder
 
 
