@@ -1,0 +1,195 @@
+"""The IQ-Learn objective (chi^2 form) as pure functions on tensors.
+
+IQ-Learn (Garg et al., 2021, https://arxiv.org/abs/2106.12142) learns a single soft
+Q-function. With a fixed temperature ``alpha`` the policy is ``softmax(Q/alpha)``, the
+soft value is ``V(s) = alpha * logsumexp(Q(s, .)/alpha)`` and the implicit reward of a
+transition is ``r(s, a, s') = Q(s, a) - gamma * V(s')`` (``V(s') = 0`` when ``s'`` is
+terminal). The loss minimised over Q is
+
+    -E_expert[r] + 1/(4 alpha_chi) * E_all[r^2] + E_mix[V(s) - gamma V(s')]
+
+where "mix" and "all" are a 50/50 mixture of the expert and agent distributions (the
+value term replaces (1 - gamma) E[V(s0)]; the chi^2 term is applied to agent samples too,
+which keeps online training from diverging and is what ties Q's action values to the
+outcomes the agent actually observes).
+
+Three ways to get the expert's action, behind ``variant``:
+
+* ``"actions"``: the recorded expert actions (an oracle, for comparison only).
+* ``"idm"``: the same maths, with actions labelled by an inverse dynamics model; the
+  labels may be hard (long tensor of indices) or soft (a distribution ``p(a | s, s')``).
+* ``"state-only"``: section 5.4 of the paper; the expert's action distribution is replaced
+  by the current policy ``pi(a | s)``, exact for discrete actions. Caution: then
+  ``E_pi[Q(s, a)] = V(s) - alpha H(pi(.|s))``: the linear expert term differs from the
+  action form's only by ``+alpha H(pi(.|s))`` in place of ``-alpha log pi(a_E|s)``, and
+  neither it nor its chi^2 part changes if Q(s, .) is permuted over actions at expert
+  states. It cannot tell *which* action reaches s'; only the agent's own transitions can
+  (see notes/iq_core.md: it failed on the test chain).
+
+Every function here is pure: tensors in, ``(loss, diagnostics)`` out. The caller decides
+how ``V(s')`` is computed (online network, target network, double-Q) and passes it in.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+Variant = Literal["actions", "state-only", "idm"]
+VARIANTS: tuple[str, ...] = ("actions", "state-only", "idm")
+StateOnlyChi2 = Literal["policy", "mean"]
+
+
+def soft_value(q: Tensor, alpha: float) -> Tensor:
+    """Soft state value ``alpha * logsumexp(q / alpha)`` over the last (action) axis."""
+    return alpha * torch.logsumexp(q / alpha, dim=-1)
+
+
+def policy_log_probs(q: Tensor, alpha: float) -> Tensor:
+    """Log-probabilities of the soft policy ``softmax(q / alpha)``."""
+    return torch.log_softmax(q / alpha, dim=-1)
+
+
+def policy_probs(q: Tensor, alpha: float) -> Tensor:
+    """Probabilities of the soft policy ``softmax(q / alpha)``."""
+    return torch.softmax(q / alpha, dim=-1)
+
+
+def policy_entropy(q: Tensor, alpha: float) -> Tensor:
+    """Entropy (nats) of ``softmax(q / alpha)``, one value per row."""
+    log_p = policy_log_probs(q, alpha)
+    return -(log_p.exp() * log_p).sum(dim=-1)
+
+
+def next_value_target(next_v: Tensor, done: Tensor, gamma: float) -> Tensor:
+    """``gamma * (1 - done) * V(s')``: a terminal next state is worth nothing.
+
+    ``done`` must mark true termination only; a time-limit truncation is not terminal.
+    """
+    return gamma * (1.0 - done.to(next_v.dtype)) * next_v
+
+
+def _expected_q(q: Tensor, action: Tensor) -> Tensor:
+    """``Q(s, a)`` for hard labels (shape (B,), integer) or ``E_{a~p}[Q(s, a)]`` for a
+    label distribution ``p`` (shape (B, A), float, rows summing to one)."""
+    if action.dim() == 1:
+        return q.gather(1, action.long().unsqueeze(1)).squeeze(1)
+    if action.shape != q.shape:
+        raise ValueError(
+            f"soft action labels have shape {tuple(action.shape)}, Q has {tuple(q.shape)}"
+        )
+    return (action.to(q.dtype) * q).sum(dim=1)
+
+
+def _expected_sq_reward(q: Tensor, action: Tensor, y: Tensor) -> Tensor:
+    """``E_{a~p}[(Q(s, a) - y)^2]`` for hard (B,) or soft (B, A) labels."""
+    if action.dim() == 1:
+        return (_expected_q(q, action) - y) ** 2
+    return (action.to(q.dtype) * (q - y.unsqueeze(1)) ** 2).sum(dim=1)
+
+
+def iq_loss(
+    q_expert: Tensor,
+    next_v_expert: Tensor,
+    done_expert: Tensor,
+    q_agent: Tensor,
+    action_agent: Tensor,
+    next_v_agent: Tensor,
+    done_agent: Tensor,
+    *,
+    variant: Variant,
+    alpha: float,
+    gamma: float,
+    chi2_alpha: float = 0.5,
+    expert_action: Tensor | None = None,
+    agent_chi2_weight: float = 1.0,
+    detach_policy: bool = True,
+    state_only_chi2: StateOnlyChi2 = "policy",
+) -> tuple[Tensor, dict[str, float]]:
+    """Online chi^2 IQ-Learn loss (to minimise over Q) and its diagnostics.
+
+    Args:
+        q_expert: Q(s, .) at expert states, shape (Be, A), from the network being trained.
+        next_v_expert: V(s') at the expert's next states, shape (Be,).
+        done_expert: 1 where the expert's s' is terminal (not truncated), shape (Be,).
+        q_agent: Q(s, .) at agent states, shape (Ba, A).
+        action_agent: the agent's actions, shape (Ba,), integer.
+        next_v_agent: V(s') at agent next states, shape (Ba,).
+        done_agent: 1 where the agent's s' is terminal, shape (Ba,).
+        variant: "actions", "idm" (both need ``expert_action``) or "state-only".
+        alpha: policy temperature (fixed; learned temperatures destabilise IQ).
+        gamma: discount.
+        chi2_alpha: alpha_chi; the regulariser is ``r^2 / (4 alpha_chi)``.
+        expert_action: expert labels, (Be,) integer or (Be, A) distribution.
+        agent_chi2_weight: extra multiplier on the agent half of the chi^2 term
+            (1 = the plain objective; an investigation knob).
+        detach_policy: state-only: treat pi(a|s) in E_pi[Q(s, a)] as a constant.
+        state_only_chi2: state-only: "policy" uses E_{a~pi}[r^2] for expert samples
+            (default, see below); "mean" uses (E_{a~pi}[r])^2.
+
+    Returns:
+        The scalar loss and a dict of float diagnostics (implicit rewards, values,
+        each term, policy entropy on expert and agent states).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown IQ variant {variant!r}; expected one of {VARIANTS}")
+    if chi2_alpha <= 0:
+        raise ValueError(f"chi2_alpha must be > 0, got {chi2_alpha}")
+
+    y_expert = next_value_target(next_v_expert, done_expert, gamma)
+    y_agent = next_value_target(next_v_agent, done_agent, gamma)
+
+    # Expert term: E_expert[Q(s, a) - gamma V(s')] under the variant's action distribution.
+    if variant == "state-only":
+        # sum_a pi(a|s) Q(s, a) = V(s) - alpha H(pi(.|s)): exact for discrete actions.
+        pi = policy_probs(q_expert, alpha)
+        if detach_policy:
+            pi = pi.detach()
+        expert_action_dist = pi
+    else:
+        if expert_action is None:
+            raise ValueError(f"variant {variant!r} needs expert_action (labels or a distribution)")
+        expert_action_dist = expert_action
+    r_expert = _expected_q(q_expert, expert_action_dist) - y_expert
+    expert_term = -r_expert.mean()
+
+    # chi^2 term over all samples, the two distributions weighted 50/50.
+    # State-only: the expert's joint distribution is taken to be rho_E(s, s') pi(a | s),
+    # the same one the linear expert term uses, so the regulariser is its expectation
+    # E_{a~pi}[r(s, a, s')^2] (also what a sampled-action implementation estimates).
+    # "mean" ((E_pi r)^2) would regularise a different, action-averaged reward and leave
+    # the spread of Q over actions at expert states unpenalised.
+    if variant == "state-only" and state_only_chi2 == "mean":
+        sq_expert = r_expert**2
+    elif variant == "state-only" and state_only_chi2 != "policy":
+        raise ValueError(f"state_only_chi2 must be 'policy' or 'mean', got {state_only_chi2!r}")
+    else:
+        sq_expert = _expected_sq_reward(q_expert, expert_action_dist, y_expert)
+    r_agent = _expected_q(q_agent, action_agent) - y_agent
+    sq_agent = r_agent**2
+    chi2_coef = 1.0 / (4.0 * chi2_alpha)
+    chi2_term = chi2_coef * 0.5 * (sq_expert.mean() + agent_chi2_weight * sq_agent.mean())
+
+    # Value term E_mix[V(s) - gamma V(s')], replacing (1 - gamma) E[V(s0)] online.
+    v_expert = soft_value(q_expert, alpha)
+    v_agent = soft_value(q_agent, alpha)
+    value_term = 0.5 * ((v_expert - y_expert).mean() + (v_agent - y_agent).mean())
+
+    loss = expert_term + chi2_term + value_term
+
+    with torch.no_grad():
+        diagnostics = {
+            "loss": float(loss),
+            "expert_term": float(expert_term),
+            "chi2_term": float(chi2_term),
+            "value_term": float(value_term),
+            "reward_expert": float(r_expert.mean()),
+            "reward_agent": float(r_agent.mean()),
+            "v_expert": float(v_expert.mean()),
+            "v_agent": float(v_agent.mean()),
+            "entropy_expert": float(policy_entropy(q_expert, alpha).mean()),
+            "entropy_agent": float(policy_entropy(q_agent, alpha).mean()),
+        }
+    return loss, diagnostics

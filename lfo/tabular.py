@@ -1,0 +1,167 @@
+"""A tiny chain MDP and an online IQ loop on it: a seconds-long test bed for ``lfo.iq``.
+
+States 0..n-1 on a line, one-hot features, actions 0 = left, 1 = stay, 2 = right. Every
+episode starts at 0; reaching the goal n-1 terminates (or, with ``terminal_goal=False``,
+the goal is absorbing and the episode runs to the time limit). The expert always walks
+right. With probability ``slip`` the chosen action is replaced by a uniformly random one.
+The env reward (-1 per step taken away from the goal, used for evaluation only) makes the
+expert's return -(n-1) when nothing slips, and a uniformly random walker's about -horizon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lfo.agent import SoftQAgent, SoftQConfig, Transitions
+from lfo.idm import IDMConfig, InverseDynamicsModel
+
+LEFT, STAY, RIGHT = 0, 1, 2
+
+
+@dataclass
+class ChainMDP:
+    """A 1-D chain: start at 0, terminal goal at n-1, time limit ``horizon``."""
+
+    n: int = 8
+    horizon: int = 20
+    slip: float = 0.0
+    terminal_goal: bool = True
+
+    @property
+    def n_actions(self) -> int:
+        return 3
+
+    def features(self, state: int | np.ndarray) -> np.ndarray:
+        """One-hot feature vector(s) of a state index (or an array of them)."""
+        return np.eye(self.n, dtype=np.float32)[state]
+
+    def step(self, state: int, action: int, rng: np.random.Generator) -> tuple[int, bool]:
+        """Next state and whether it is terminal."""
+        if self.slip > 0 and rng.random() < self.slip:
+            action = int(rng.integers(3))
+        goal = self.n - 1
+        if state == goal and not self.terminal_goal:
+            return goal, False  # absorbing
+        nxt = int(np.clip(state + (action - 1), 0, goal))
+        return nxt, self.terminal_goal and nxt == goal
+
+    def rollout(
+        self, policy, rng: np.random.Generator
+    ) -> tuple[list[tuple[int, int, int, bool]], float]:
+        """One episode with ``policy(state) -> action``: (s, a, s', terminated) list and return."""
+        state, steps, ret = 0, [], 0.0
+        for _ in range(self.horizon):
+            action = int(policy(state))
+            nxt, done = self.step(state, action, rng)
+            steps.append((state, action, nxt, done))
+            ret -= float(state != self.n - 1)
+            state = nxt
+            if done:
+                break
+        return steps, ret
+
+
+def expert_transitions(
+    mdp: ChainMDP, episodes: int, seed: int = 0
+) -> tuple[Transitions, np.ndarray]:
+    """Expert (walk-right) state pairs, with their true actions returned separately."""
+    rng = np.random.default_rng(seed)
+    rows = [t for _ in range(episodes) for t in mdp.rollout(lambda s: RIGHT, rng)[0]]
+    s, a, s2, d = (np.array(c) for c in zip(*rows, strict=True))
+    batch = Transitions(
+        obs=torch.from_numpy(mdp.features(s)),
+        next_obs=torch.from_numpy(mdp.features(s2)),
+        done=torch.from_numpy(d.astype(np.float32)),
+    )
+    return batch, a
+
+
+@dataclass
+class ChainRunConfig:
+    """Settings of :func:`train_on_chain`."""
+
+    env_steps: int = 1500
+    """Online interaction steps (one agent update per step after warm-up)."""
+    warmup: int = 100
+    """Steps of the initial policy before updates start."""
+    batch_size: int = 32
+    """Expert and agent batch size (each)."""
+    expert_episodes: int = 5
+    """Expert episodes recorded as state pairs."""
+    idm_soft: bool = True
+    """IDM variant: use p(a | s, s') (True) or its argmax (False)."""
+    seed: int = 0
+
+
+def evaluate(agent: SoftQAgent, mdp: ChainMDP, greedy: bool, episodes: int, seed: int) -> float:
+    """Mean env return of the agent's greedy or sampled policy."""
+    rng = np.random.default_rng(seed)
+    feats = mdp.features(np.arange(mdp.n))
+    return float(
+        np.mean(
+            [
+                mdp.rollout(lambda s: agent.act(feats[s], greedy=greedy), rng)[1]
+                for _ in range(episodes)
+            ]
+        )
+    )
+
+
+def train_on_chain(
+    mdp: ChainMDP, agent_config: SoftQConfig, run: ChainRunConfig
+) -> tuple[SoftQAgent, dict[str, float]]:
+    """Online IQ on the chain from expert state pairs; returns the agent and final metrics.
+
+    The expert's true actions are used only by ``variant="actions"`` (the oracle).
+    """
+    rng = np.random.default_rng(run.seed)
+    torch.manual_seed(run.seed)
+    agent = SoftQAgent(agent_config)
+    idm = None
+    if agent_config.variant == "idm":
+        idm = InverseDynamicsModel(IDMConfig(mdp.n, 3, hidden=(32,), lr=1e-2, seed=run.seed))
+    expert, expert_actions = expert_transitions(mdp, run.expert_episodes, seed=run.seed + 1)
+    if agent_config.variant == "actions":
+        expert.action = torch.from_numpy(expert_actions)
+
+    cap = run.env_steps
+    obs = np.zeros(cap, dtype=np.int64)
+    act = np.zeros(cap, dtype=np.int64)
+    nxt = np.zeros(cap, dtype=np.int64)
+    done = np.zeros(cap, dtype=np.float32)
+    feats = torch.from_numpy(mdp.features(np.arange(mdp.n)))
+    state, t_ep, last = 0, 0, {}
+    for t in range(run.env_steps):
+        a = int(agent.act(feats[state]))
+        s2, term = mdp.step(state, a, rng)
+        obs[t], act[t], nxt[t], done[t] = state, a, s2, term
+        t_ep += 1
+        # a time-limit reset is not a termination: done stays False for that transition
+        state, t_ep = (0, 0) if term or t_ep >= mdp.horizon else (s2, t_ep)
+        if t + 1 < run.warmup:
+            continue
+        i = rng.integers(0, t + 1, size=run.batch_size)
+        agent_batch = Transitions(
+            feats[obs[i]], feats[nxt[i]], torch.from_numpy(done[i]), torch.from_numpy(act[i])
+        )
+        j = rng.integers(0, len(expert), size=run.batch_size)
+        expert_batch = Transitions(
+            expert.obs[j],
+            expert.next_obs[j],
+            expert.done[j],
+            None if expert.action is None else expert.action[j],
+        )
+        if idm is not None:
+            last.update(idm.update(agent_batch.obs, agent_batch.next_obs, agent_batch.action))
+            expert_batch = idm.label_batch(expert_batch, soft=run.idm_soft)
+        last.update(agent.update(expert_batch, agent_batch))
+
+    metrics = dict(last)
+    metrics["return_greedy"] = evaluate(agent, mdp, greedy=True, episodes=5, seed=run.seed + 2)
+    metrics["return_sampled"] = evaluate(agent, mdp, greedy=False, episodes=20, seed=run.seed + 3)
+    greedy = agent.q_values(feats).argmax(dim=1).numpy()
+    metrics["greedy_right_frac"] = float(np.mean(greedy[:-1] == RIGHT))
+    return agent, metrics

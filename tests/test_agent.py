@@ -1,0 +1,143 @@
+"""SoftQAgent: acting, one update, target network, double-Q, save/load."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from lfo import iq
+from lfo.agent import SoftQAgent, SoftQConfig, Transitions
+
+
+def make_batches(n=16, d=5, a=3, seed=0, expert_actions=True):
+    g = torch.Generator().manual_seed(seed)
+    expert = Transitions(
+        obs=torch.randn(n, d, generator=g),
+        next_obs=torch.randn(n, d, generator=g),
+        done=(torch.rand(n, generator=g) < 0.2).float(),
+        action=torch.randint(0, a, (n,), generator=g) if expert_actions else None,
+    )
+    agent = Transitions(
+        obs=torch.randn(n, d, generator=g),
+        next_obs=torch.randn(n, d, generator=g),
+        done=torch.zeros(n),
+        action=torch.randint(0, a, (n,), generator=g),
+    )
+    return expert, agent
+
+
+def set_linear_q(agent: SoftQAgent, weight: torch.Tensor) -> None:
+    """Make Q(x) = x @ weight.T exactly (hidden=() gives a single Linear)."""
+    with torch.no_grad():
+        agent.q[0].weight.copy_(weight)
+        agent.q[0].bias.zero_()
+
+
+def test_act_greedy_and_sampled_distribution():
+    agent = SoftQAgent(SoftQConfig(obs_dim=2, n_actions=3, hidden=(), alpha=1.0, seed=0))
+    # Q(x) = [0, log 2, log 5] at x = [1, 0]: softmax = [1/8, 2/8, 5/8]
+    set_linear_q(agent, torch.tensor([[0.0, 0.0], [np.log(2), 0.0], [np.log(5), 0.0]]))
+    x = np.array([1.0, 0.0], dtype=np.float32)
+    assert agent.act(x, greedy=True) == 2
+    assert isinstance(agent.act(x), int)
+    batch = agent.act(np.tile(x, (4000, 1)))
+    assert isinstance(batch, np.ndarray) and batch.shape == (4000,)
+    freq = np.bincount(batch, minlength=3) / 4000
+    assert freq == pytest.approx([1 / 8, 2 / 8, 5 / 8], abs=0.03)
+    # reproducible given the seed
+    a1 = SoftQAgent(SoftQConfig(obs_dim=2, n_actions=3, hidden=(), alpha=1.0, seed=7))
+    a2 = SoftQAgent(SoftQConfig(obs_dim=2, n_actions=3, hidden=(), alpha=1.0, seed=7))
+    for a in (a1, a2):
+        set_linear_q(a, agent.q[0].weight.detach())
+    xs = np.tile(x, (50, 1))
+    assert np.array_equal(a1.act(xs), a2.act(xs))
+
+
+def test_update_moves_q_and_polyak_target():
+    cfg = SoftQConfig(
+        obs_dim=5, n_actions=3, hidden=(8,), variant="actions", tau=0.25, lr=1e-2, seed=1
+    )
+    agent = SoftQAgent(cfg)
+    before = [p.detach().clone() for p in agent.q.parameters()]
+    target_before = [p.detach().clone() for p in agent.q_target.parameters()]
+    expert, batch = make_batches()
+    diag = agent.update(expert, batch)
+    for k in ("loss", "reward_expert", "reward_agent", "chi2_term", "value_term", "grad_norm"):
+        assert np.isfinite(diag[k])
+    after = [p.detach() for p in agent.q.parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(after, before, strict=True))
+    # target = (1 - tau) * old target + tau * new online
+    for t_old, t_new, p in zip(target_before, agent.q_target.parameters(), after, strict=True):
+        assert torch.allclose(t_new, 0.75 * t_old + 0.25 * p, atol=1e-6)
+    assert agent.updates == 1
+
+
+def test_loss_decreases_on_fixed_batches():
+    cfg = SoftQConfig(
+        obs_dim=5, n_actions=3, hidden=(16,), variant="idm", lr=1e-2, use_target=False, seed=2
+    )
+    agent = SoftQAgent(cfg)
+    expert, batch = make_batches(seed=3)
+    first = agent.update(expert, batch)["loss"]
+    for _ in range(100):
+        last = agent.update(expert, batch)["loss"]
+    assert last < first - 0.1
+
+
+def test_variant_needs_labels_and_state_only_does_not():
+    expert, batch = make_batches(expert_actions=False)
+    with pytest.raises(ValueError, match="needs expert actions"):
+        SoftQAgent(SoftQConfig(obs_dim=5, n_actions=3, variant="idm")).update(expert, batch)
+    diag = SoftQAgent(SoftQConfig(obs_dim=5, n_actions=3, variant="state-only")).update(
+        expert, batch
+    )
+    assert np.isfinite(diag["loss"])
+    with pytest.raises(ValueError, match="unknown variant"):
+        SoftQAgent(SoftQConfig(obs_dim=5, n_actions=3, variant="nope"))
+
+
+def test_double_q_next_value():
+    cfg = SoftQConfig(obs_dim=5, n_actions=3, hidden=(8,), alpha=0.5, double_q=True, seed=4)
+    agent = SoftQAgent(cfg)
+    x = torch.randn(10, 5)
+    # online == target: E_pi[Q - alpha log pi] with pi = softmax(Q/alpha) is exactly V
+    assert torch.allclose(agent._next_value(x), iq.soft_value(agent.q_target(x), 0.5), atol=1e-5)
+    # once they differ, the online policy is a suboptimal soft-maximiser of the target Q
+    with torch.no_grad():
+        for p in agent.q.parameters():
+            p.add_(torch.randn_like(p))
+    assert (agent._next_value(x) <= iq.soft_value(agent.q_target(x), 0.5) + 1e-5).all()
+    assert not torch.allclose(agent._next_value(x), iq.soft_value(agent.q_target(x), 0.5))
+
+
+def test_save_load_roundtrip(tmp_path):
+    cfg = SoftQConfig(obs_dim=5, n_actions=3, hidden=(8, 4), variant="actions", seed=5)
+    agent = SoftQAgent(cfg)
+    expert, batch = make_batches()
+    agent.update(expert, batch)
+    path = tmp_path / "sub" / "agent.pt"
+    agent.save(path)
+    assert [p.name for p in path.parent.iterdir()] == ["agent.pt"]  # no temp file left
+    loaded = SoftQAgent.load(path)
+    assert loaded.config == cfg and loaded.updates == 1
+    x = torch.randn(7, 5)
+    assert torch.equal(loaded.q_values(x), agent.q_values(x))
+    assert torch.equal(loaded.q_target(x), agent.q_target(x))
+    # optimiser state restored: the next update is identical
+    d1, d2 = agent.update(expert, batch), loaded.update(expert, batch)
+    assert d1["loss"] == pytest.approx(d2["loss"])
+    assert torch.allclose(loaded.q_values(x), agent.q_values(x), atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="no agent checkpoint"):
+        SoftQAgent.load(tmp_path / "missing.pt")
+
+
+def test_transitions_validation():
+    with pytest.raises(ValueError, match="done must have shape"):
+        Transitions(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(2))
+    with pytest.raises(ValueError, match="differ"):
+        Transitions(torch.zeros(3, 2), torch.zeros(3, 4), torch.zeros(3))
+    t = Transitions(
+        torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3), torch.zeros(3, dtype=torch.long)
+    )
+    assert len(t) == 3 and dataclasses.replace(t, action=None).action is None
