@@ -2,8 +2,10 @@
 
 An expert reads the simulator's internal state (track geometry, RAM) that the learner
 never sees, and returns a discrete action. ``skill`` in [0, 1] weakens it on purpose:
-with probability ``1 - skill`` per step it starts a *lapse* of a few steps during which
-it plays a uniformly random action. ``skill=1.0`` is the full expert.
+it is the expected fraction of steps the controller plays; the rest are *lapses* of
+``lapse_steps`` consecutive steps of one uniformly random action (a lapse starts with
+the probability that makes the long-run random fraction ``1 - skill``). ``skill=1.0``
+is the full expert.
 """
 
 from __future__ import annotations
@@ -23,8 +25,13 @@ class ScriptedExpert(abc.ABC):
     def __init__(self, skill: float = 1.0, seed: int = 0, lapse_steps: int = 4) -> None:
         if not 0.0 <= skill <= 1.0:
             raise ValueError(f"skill must lie in [0, 1], got {skill}")
+        if lapse_steps < 1:
+            raise ValueError(f"lapse_steps must be >= 1, got {lapse_steps}")
         self.skill = skill
         self.lapse_steps = lapse_steps
+        # Random-step fraction of a renewal process (lapses of L steps, each free step
+        # starting one with probability p) is pL / (pL + 1 - p); solve it for 1 - skill.
+        self.lapse_start_prob = (1.0 - skill) / (lapse_steps * skill + 1.0 - skill)
         self._rng = np.random.default_rng(seed)
         self._lapse_left = 0
         self._lapse_action = 0
@@ -39,7 +46,7 @@ class ScriptedExpert(abc.ABC):
     def act(self, env: gym.Env, obs: np.ndarray) -> int:
         """Action for the current step: the controller's, or a lapse's random one."""
         action = int(self._policy(env, obs))  # always run: keeps controller state in step
-        if self._lapse_left == 0 and self._rng.random() > self.skill:
+        if self._lapse_left == 0 and self._rng.random() < self.lapse_start_prob:
             self._lapse_left = self.lapse_steps
             self._lapse_action = int(self._rng.integers(self.n_actions))
         if self._lapse_left > 0:
