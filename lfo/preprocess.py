@@ -26,12 +26,15 @@ class Preprocess:
     Attributes:
         crop: ``(top, bottom, left, right)`` pixel bounds kept from the native frame
             (rows ``top:bottom``, columns ``left:right``); ``None`` keeps all.
+        mask: ``(top, bottom, left, right)`` boxes of the native frame set to black
+            before cropping (to hide parts of a HUD that echo the pressed action).
         size: ``(height, width)`` after resizing (area interpolation).
         grayscale: convert to one luminance channel.
         stack: number of consecutive frames stacked along channels (motion/speed cues).
     """
 
     crop: tuple[int, int, int, int] | None = None
+    mask: tuple[tuple[int, int, int, int], ...] = ()
     size: tuple[int, int] = (84, 84)
     grayscale: bool = True
     stack: int = 4
@@ -60,6 +63,10 @@ class Preprocess:
         """One native RGB frame ``(H, W, 3)`` uint8 -> ``(c, h, w)`` uint8."""
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"expected an RGB frame (H, W, 3), got shape {rgb.shape}")
+        if self.mask:
+            rgb = rgb.copy()
+            for top, bottom, left, right in self.mask:
+                rgb[top:bottom, left:right] = 0
         if self.crop is not None:
             top, bottom, left, right = self.crop
             if bottom > rgb.shape[0] or right > rgb.shape[1]:

@@ -30,6 +30,32 @@ def test_stack_frames_is_oldest_first_and_repeats_the_first_frame():
     assert stacked[:, :, 0, 0].tolist() == [[0, 0, 0], [0, 0, 1], [0, 1, 2], [1, 2, 3]]
 
 
+def test_mask_blacks_out_boxes_before_resizing():
+    rgb = np.full((96, 96, 3), 200, np.uint8)
+    pre = Preprocess(mask=((84, 96, 16, 96),), size=(96, 96), grayscale=True, stack=1)
+    out = pre.frame(rgb)[0]
+    assert out[84:, 16:].max() == 0 and out[84:, :16].min() == 200 and out[:84].min() == 200
+    assert rgb.min() == 200  # the caller's frame is untouched
+
+
+def test_carracing_view_keeps_the_speed_bar_and_hides_the_action_indicators():
+    from lfo.envs import CARRACING_HUD_ACTION_INDICATORS
+
+    env = make_raw_env("carracing")
+    env.reset(seed=0)
+    for _ in range(80):
+        frame = env.step(3)[0]  # full gas: the speed bar grows, ABS bars spin
+    top, bottom, left, right = CARRACING_HUD_ACTION_INDICATORS
+    assert frame[top:bottom, left:right].max() > 0  # the raw HUD shows indicators
+    view = get_game("carracing").preprocess
+    masked = frame.copy()
+    masked[top:bottom, left:right] = 0
+    np.testing.assert_array_equal(view.frame(frame), view.frame(masked))
+    bar_only = masked.copy()
+    bar_only[top:bottom, :left] = 0  # the speed bar region matters to the view
+    assert not np.array_equal(view.frame(masked), view.frame(bar_only))
+
+
 def test_invalid_settings_are_rejected():
     with pytest.raises(ValueError):
         Preprocess(stack=0)
