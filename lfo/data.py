@@ -1,0 +1,120 @@
+"""Training data on feature vectors: expert state pairs from clips, and the agent's replay.
+
+Expert data are *state pairs only* ``(z_t, z_t+1)``: the video has no actions, and
+nothing here reads the recorded ones (see :mod:`lfo.labels` for those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lfo.agent import Transitions
+
+
+@dataclass
+class ExpertPairs:
+    """Consecutive feature pairs of expert clips, sampled uniformly.
+
+    The end of a clip is treated as *not* terminal: a video does not say whether its
+    episode ended by termination or by a time limit, and bootstrapping through a
+    time-limit cut is the unbiased choice (a false terminal biases Q; DESIGN.md).
+    """
+
+    obs: np.ndarray
+    next_obs: np.ndarray
+    clip_index: np.ndarray
+
+    @classmethod
+    def from_clips(cls, clip_features: Sequence[np.ndarray]) -> ExpertPairs:
+        """Pairs ``(z_t, z_t+1)`` within each clip; clips with < 2 frames are ignored."""
+        obs, nxt, owner = [], [], []
+        for i, feats in enumerate(clip_features):
+            if len(feats) < 2:
+                continue
+            obs.append(feats[:-1])
+            nxt.append(feats[1:])
+            owner.append(np.full(len(feats) - 1, i))
+        if not obs:
+            raise ValueError("no expert pairs: every clip has fewer than 2 frames")
+        return cls(
+            np.concatenate(obs).astype(np.float32),
+            np.concatenate(nxt).astype(np.float32),
+            np.concatenate(owner),
+        )
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Transitions:
+        """A uniform batch of expert pairs (no actions, never terminal)."""
+        index = rng.integers(0, len(self), size=batch_size)
+        return Transitions(
+            obs=torch.from_numpy(self.obs[index]),
+            next_obs=torch.from_numpy(self.next_obs[index]),
+            done=torch.zeros(batch_size),
+        )
+
+
+class ReplayBuffer:
+    """The agent's own transitions ``(z, a, z', done)`` as float32 features, FIFO.
+
+    ``done`` is true termination only; a time-limit truncation is stored as not done.
+    The whole buffer round-trips through :meth:`state_dict` so a resumed run continues
+    with exactly the same contents.
+    """
+
+    def __init__(self, capacity: int, obs_dim: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.capacity = capacity
+        self.obs = np.zeros((capacity, obs_dim), np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), np.float32)
+        self.action = np.zeros(capacity, np.int64)
+        self.done = np.zeros(capacity, np.float32)
+        self.size = 0
+        self.cursor = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, obs: np.ndarray, action: int, next_obs: np.ndarray, done: bool) -> None:
+        """Store one transition (overwriting the oldest when full)."""
+        i = self.cursor
+        self.obs[i], self.next_obs[i] = obs, next_obs
+        self.action[i], self.done[i] = action, float(done)
+        self.cursor = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Transitions:
+        """A uniform batch of stored transitions, with actions."""
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        index = rng.integers(0, self.size, size=batch_size)
+        return Transitions(
+            obs=torch.from_numpy(self.obs[index]),
+            next_obs=torch.from_numpy(self.next_obs[index]),
+            done=torch.from_numpy(self.done[index]),
+            action=torch.from_numpy(self.action[index]),
+        )
+
+    def state_dict(self) -> dict[str, np.ndarray | int]:
+        """The filled part of the buffer and its cursor (for checkpoints)."""
+        n = self.size
+        return {
+            "capacity": self.capacity, "size": n, "cursor": self.cursor,
+            "obs": self.obs[:n].copy(), "next_obs": self.next_obs[:n].copy(),
+            "action": self.action[:n].copy(), "done": self.done[:n].copy(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` saved (capacity and feature size must match)."""
+        n = int(state["size"])
+        if int(state["capacity"]) != self.capacity or state["obs"].shape[1:] != self.obs.shape[1:]:
+            raise ValueError("replay checkpoint does not match this buffer's capacity/feature size")
+        self.obs[:n], self.next_obs[:n] = state["obs"], state["next_obs"]
+        self.action[:n], self.done[:n] = state["action"], state["done"]
+        self.size, self.cursor = n, int(state["cursor"])

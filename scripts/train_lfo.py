@@ -1,0 +1,50 @@
+#!/usr/bin/env python
+"""Learn to play from a folder of gameplay videos without action labels (state-only IQ-Learn).
+
+    python scripts/train_lfo.py --videos videos/carracing
+    python scripts/train_lfo.py --videos videos/pong --variant state-only --steps 20000
+    python scripts/train_lfo.py --videos videos/carracing --out runs/x --resume
+
+Every option is a field of lfo.train.TrainConfig (see --help).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import tyro  # noqa: E402
+
+from lfo.train import TrainConfig, TrainingDiverged, load_run_config, train  # noqa: E402
+from lfo.video import NoUsableClipError  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = tyro.cli(TrainConfig, args=argv, description=__doc__)
+    if cfg.resume:
+        if cfg.out is None:
+            print("error: --resume needs --out RUN_DIR", file=sys.stderr)
+            return 2
+        cfg = load_run_config(cfg.out, steps=cfg.steps, progress=cfg.progress)
+    try:
+        summary = train(cfg)
+    except (NoUsableClipError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        kind = "training diverged" if isinstance(exc, TrainingDiverged) else "error"
+        print(f"{kind}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"done: {summary['game']} {summary['variant']} after {summary['steps']} env steps; "
+        f"greedy {summary['greedy_mean']:.1f} +- {summary['greedy_std']:.1f}, "
+        f"sampled {summary['sampled_mean']:.1f} +- {summary['sampled_std']:.1f} "
+        f"(normalised score {summary['sampled_score']:.2f}; expert {summary['expert_return']:.1f}, "
+        f"random {summary['random_return']:.1f})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

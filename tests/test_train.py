@@ -1,0 +1,144 @@
+"""The learning-from-video trainer end to end on tiny clips (a smoke run, not a benchmark)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lfo.recorder import RecordConfig, record_videos
+from lfo.train import TrainConfig, Trainer, TrainingDiverged, load_run_config, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_clips(tmp_path_factory) -> Path:
+    """Two 60-step CarRacing expert clips (with sidecars)."""
+    out = tmp_path_factory.mktemp("clips") / "carracing"
+    record_videos(RecordConfig(game="carracing", episodes=2, out=out, max_steps=60),
+                  progress=False)
+    return out
+
+
+def tiny_config(videos: Path, out: Path, **overrides) -> TrainConfig:
+    base = dict(
+        videos=str(videos), out=str(out), steps=240, learning_starts=80, batch_size=32,
+        hidden=(32,), eval_every=120, eval_episodes=1, final_eval_episodes=1,
+        random_episodes=1, checkpoint_every=80, max_episode_steps=40, log_every=40,
+        progress=False, encoder="pixels-carracing",
+    )
+    return TrainConfig(**{**base, **overrides})
+
+
+def test_smoke_run_writes_checkpoint_logs_and_plots(tiny_clips, tmp_path):
+    summary = train(tiny_config(tiny_clips, tmp_path / "run"))
+    run = tmp_path / "run"
+    for name in ("config.json", "metrics.csv", "eval.csv", "final.json", "learning_curve.png",
+                 "agent.mp4", "expert_reward.png", "checkpoint/agent.pt",
+                 "checkpoint/idm.pt", "checkpoint/state.pt"):
+        assert (run / name).is_file() and (run / name).stat().st_size > 0, name
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    assert summary["steps"] == 240 and summary["game"] == "carracing"
+    assert np.isfinite(summary["greedy_mean"]) and np.isfinite(summary["expert_return"])
+    eval_rows = (run / "eval.csv").read_text().splitlines()
+    assert len(eval_rows) == 1 + 2  # header + evals at 120 and 240
+    config = json.loads((run / "config.json").read_text())
+    assert config["game"] == "carracing" and config["encoder_id"]
+
+
+def test_resume_continues_at_the_checkpointed_step_with_the_same_replay(
+    tiny_clips, tmp_path, monkeypatch
+):
+    straight = Trainer(tiny_config(tiny_clips, tmp_path / "straight", steps=160))
+    straight.run()
+
+    cfg = tiny_config(tiny_clips, tmp_path / "cut", steps=160)
+    original_update = Trainer.update
+
+    def killed_at_130(self):
+        if self.step == 130:
+            raise KeyboardInterrupt  # a kill between checkpoints (last one at 80)
+        return original_update(self)
+
+    monkeypatch.setattr(Trainer, "update", killed_at_130)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(cfg).run()
+    monkeypatch.setattr(Trainer, "update", original_update)
+
+    resumed = Trainer(load_run_config(tmp_path / "cut", steps=160, progress=False))
+    resumed.load_checkpoint()
+    assert resumed.step == 80 and len(resumed.replay) == 80
+    # the first 80 transitions are exactly those of the uninterrupted run
+    np.testing.assert_array_equal(resumed.replay.obs[:80], straight.replay.obs[:80])
+    np.testing.assert_array_equal(resumed.replay.action[:80], straight.replay.action[:80])
+    summary = Trainer(load_run_config(tmp_path / "cut", steps=160, progress=False)).run(
+        resume=True
+    )
+    assert summary["steps"] == 160
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tiny_clips, tmp_path):
+    cfg = tiny_config(tiny_clips, tmp_path / "run", steps=100)
+    train(cfg)
+    (tmp_path / "run" / "checkpoint" / "state.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="cannot resume"):
+        Trainer(load_run_config(tmp_path / "run", steps=200)).load_checkpoint()
+
+
+def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(
+    tiny_clips, tmp_path, monkeypatch
+):
+    from lfo.agent import SoftQAgent
+
+    original = SoftQAgent.update
+
+    def nan_after_100(self, expert, agent):
+        logs = original(self, expert, agent)
+        return {**logs, "loss": float("nan")} if self.updates > 100 - 80 + 5 else logs
+
+    monkeypatch.setattr(SoftQAgent, "update", nan_after_100)
+    with pytest.raises(TrainingDiverged, match="non-finite"):
+        train(tiny_config(tiny_clips, tmp_path / "run", steps=200))
+    state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=False)
+    assert state["step"] == 80  # the last good checkpoint survives
+
+
+def test_learning_from_video_never_reads_the_expert_actions(tiny_clips, tmp_path):
+    """Train with lfo.labels unimportable, and again with every sidecar deleted."""
+    kwargs = dict(vars(tiny_config(tiny_clips, tmp_path / "a", steps=100)))
+    code = (
+        "import sys; sys.modules['lfo.labels'] = None\n"  # any import of it now fails
+        "from lfo.train import train, TrainConfig\n"
+        f"train(TrainConfig(**{kwargs!r}))\n"
+        "assert sys.modules['lfo.labels'] is None\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for clip in tiny_clips.glob("*.mp4"):
+        (bare / clip.name).write_bytes(clip.read_bytes())
+    assert not list(bare.glob("*.json"))
+    with pytest.raises(ValueError, match="pass --env"):
+        Trainer(tiny_config(bare, tmp_path / "b"))
+    summary = train(tiny_config(bare, tmp_path / "b", steps=100, env="carracing"))
+    assert summary["steps"] == 100 and np.isnan(summary["expert_return"])
+
+
+def test_cli_reports_a_folder_without_clips_in_one_line(tmp_path):
+    (tmp_path / "notes.mp4").write_text("not a video")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_lfo.py"), "--videos", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no decodable video" in result.stderr and "notes.mp4" in result.stderr
