@@ -94,6 +94,8 @@ class TrainConfig:
     """Soft double-Q target."""
     idm_lr: float = 1e-3
     """Inverse dynamics model learning rate (``idm`` variant)."""
+    idm_update_every: int = 2
+    """Env steps between IDM gradient steps (supervised: needs fewer than the Q head)."""
     eval_every: int = 10_000
     """Env steps between evaluations."""
     eval_episodes: int = 3
@@ -231,6 +233,7 @@ class Trainer:
         self.random_return: float | None = None
         self.last_return = float("nan")
         self.eval_rows: list[dict[str, Any]] = []
+        self._idm_logs: dict[str, float] = {}
 
     # ---- persistence ----------------------------------------------------------
     @property
@@ -296,8 +299,12 @@ class Trainer:
         expert_batch = self.expert.sample(cfg.batch_size, self.rng)
         logs: dict[str, float] = {}
         if self.idm is not None:
-            idm_batch = self.replay.sample(2 * cfg.batch_size, self.rng)
-            logs.update(self.idm.update(idm_batch.obs, idm_batch.next_obs, idm_batch.action))
+            if self.step % cfg.idm_update_every == 0 or not self._idm_logs:
+                idm_batch = self.replay.sample(2 * cfg.batch_size, self.rng)
+                self._idm_logs = self.idm.update(
+                    idm_batch.obs, idm_batch.next_obs, idm_batch.action
+                )
+            logs.update(self._idm_logs)
             expert_batch = self.idm.label_batch(expert_batch, soft=True)
         logs.update(self.agent.update(expert_batch, agent_batch))
         if not all(math.isfinite(v) for v in logs.values()):
