@@ -1,0 +1,245 @@
+"""Encoders by name: shipped defaults, baselines, ResNet-18, or a checkpoint path.
+
+Names:
+    ``default-carracing``, ``default-atari`` (alias ``default-pong``, ``default-breakout``):
+        the shipped pretrained CNNs in ``encoders/weights/`` (checked against
+        ``MANIFEST.json``; a missing or corrupt file is an :class:`EncoderError`).
+    ``random-<game>``: the default architecture, randomly initialised (seed 0): a
+        baseline, only ever by name.
+    ``pixels-<game>``: area-downsampled raw pixels (baseline).
+    ``resnet18`` / ``resnet18-<game>``: ImageNet ResNet-18; ``weights=PATH`` required
+        unless the torch hub cache holds it.
+    any path to a ``.pt`` checkpoint written by :func:`save_checkpoint`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from encoders.base import Encoder, EncoderError, EncoderSpec, preprocess_dict, spec_id, state_digest
+from encoders.nets import ConvConfig, ConvEncoder, PixelEncoder
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MANIFEST = WEIGHTS_DIR / "MANIFEST.json"
+FORMAT = "lfo-encoder/1"
+
+#: game -> (family name, weights file); Atari games share one encoder trained on Pong
+_FAMILIES = {"carracing": "carracing", "pong": "atari", "breakout": "atari"}
+_FAMILY_GAME = {"carracing": "carracing", "atari": "pong"}
+
+#: default architecture per family (the random baseline uses the same)
+DEFAULT_ARCH: dict[str, dict[str, Any]] = {
+    "carracing": {"widths": (32, 64, 64), "feature_dim": 128, "head": "flatten"},
+    "atari": {"widths": (32, 64, 64), "feature_dim": 128, "head": "flatten"},
+}
+
+
+def _family(game: str) -> str:
+    from lfo.envs import get_game
+
+    name = get_game(game).name
+    if name not in _FAMILIES:
+        raise EncoderError(f"no encoder family for game {game!r}")
+    return _FAMILIES[name]
+
+
+def default_for(game: str) -> str:
+    """Registry name of a game's default encoder (``"default-carracing"``...)."""
+    return f"default-{_family(game)}"
+
+
+def available() -> list[str]:
+    """Registry names (paths to checkpoints are accepted too)."""
+    names = [f"default-{f}" for f in DEFAULT_ARCH]
+    names += [f"{kind}-{g}" for kind in ("random", "pixels") for g in ("carracing", "pong")]
+    return names + ["resnet18", "resnet18-carracing", "resnet18-pong"]
+
+
+def _game_preprocess(game: str):
+    from lfo.envs import get_game
+
+    return get_game(game).preprocess
+
+
+def preprocess_from_dict(data: dict | None, game: str):
+    """Rebuild the Preprocess an encoder was trained on (``None``: the game's default)."""
+    if data is None:
+        return _game_preprocess(game)
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    if "mask" in kw:
+        kw["mask"] = tuple(tuple(b) for b in kw["mask"])
+    from lfo.preprocess import Preprocess
+
+    return Preprocess(**kw)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def save_checkpoint(
+    path: str | Path, encoder: ConvEncoder, *, game: str, preprocess: Any, meta: dict | None = None
+) -> Path:
+    """Write a ConvEncoder checkpoint (architecture, preprocessing, weights, metadata)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "arch": "conv",
+        "config": encoder.config_dict(),
+        "game": game,
+        "preprocess": preprocess_dict(preprocess),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
+        "meta": json.loads(json.dumps(meta or {}, default=str)),
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_manifest_entry(path: Path) -> None:
+    """Record a shipped weights file's SHA-256 in ``MANIFEST.json``."""
+    data = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+    data[path.name] = file_sha256(path)
+    MANIFEST.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def load_checkpoint(path: str | Path, *, name: str | None = None) -> ConvEncoder:
+    """Load a ConvEncoder checkpoint; any problem is an :class:`EncoderError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise EncoderError(f"encoder weights file {path} not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise EncoderError(
+            f"encoder weights file {path} is corrupt or not a checkpoint ({exc}); "
+            "re-create it with scripts/pretrain_encoder.py"
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise EncoderError(f"{path} is not an lfo encoder checkpoint (format {FORMAT})")
+    cfg = ConvConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in payload["config"].items()}
+    )
+    encoder = ConvEncoder(cfg)
+    try:
+        encoder.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise EncoderError(f"{path}: weights do not fit the stored architecture ({exc})") from exc
+    pre = payload["preprocess"]
+    encoder.spec = EncoderSpec(
+        name=name or str(path),
+        id=spec_id("conv", payload["config"], pre, state_digest(payload["state_dict"])),
+        input_shape=(cfg.in_channels, *cfg.size),
+        feature_dim=cfg.feature_dim,
+        game=payload["game"],
+        stack=int(pre["stack"]),
+        channels=1 if pre["grayscale"] else 3,
+        preprocess=pre,
+    )
+    encoder.meta = payload.get("meta", {})
+    return encoder.eval()
+
+
+def _load_default(family: str) -> ConvEncoder:
+    path = WEIGHTS_DIR / f"{family}.pt"
+    if not path.is_file():
+        raise EncoderError(
+            f"default encoder weights {path} are missing; they ship with the package "
+            f"(re-create them with: python scripts/pretrain_encoder.py --env {_FAMILY_GAME[family]}"
+            f" --out {path})"
+        )
+    expected = json.loads(MANIFEST.read_text()).get(path.name) if MANIFEST.exists() else None
+    if expected is not None and file_sha256(path) != expected:
+        raise EncoderError(
+            f"default encoder weights {path} are corrupt (SHA-256 differs from {MANIFEST.name}); "
+            f"restore the file or re-create it with scripts/pretrain_encoder.py"
+        )
+    return load_checkpoint(path, name=f"default-{family}")
+
+
+# ----------------------------------------------------------------------------- builders
+def build_conv(game: str, *, seed: int = 0, preprocess: Any = None, **arch: Any) -> ConvEncoder:
+    """A randomly initialised ConvEncoder for ``game`` (default architecture of its family)."""
+    pre = preprocess or _game_preprocess(game)
+    kwargs = {**DEFAULT_ARCH[_family(game)], **arch}
+    cfg = ConvConfig(in_channels=pre.stacked_shape[0], size=pre.size, **kwargs)
+    torch.manual_seed(seed)
+    encoder = ConvEncoder(cfg)
+    pdict = preprocess_dict(pre)
+    encoder.spec = EncoderSpec(
+        name=f"random-{game}",
+        id=spec_id("conv-random", encoder.config_dict(), pdict, state_digest(encoder.state_dict())),
+        input_shape=pre.stacked_shape,
+        feature_dim=cfg.feature_dim,
+        game=game,
+        stack=pre.stack,
+        channels=pre.channels,
+        preprocess=pdict,
+    )
+    return encoder.eval()
+
+
+def build_pixels(
+    game: str, out_size: tuple[int, int] = (21, 21), *, preprocess: Any = None
+) -> PixelEncoder:
+    """The raw-pixel baseline for ``game``'s preprocessed stacks (or another view's)."""
+    pre = preprocess or _game_preprocess(game)
+    pdict = preprocess_dict(pre)
+    spec = EncoderSpec(
+        name=f"pixels-{game}",
+        id=spec_id("pixels", out_size, pdict),
+        input_shape=pre.stacked_shape,
+        feature_dim=pre.stacked_shape[0] * out_size[0] * out_size[1],
+        game=game,
+        stack=pre.stack,
+        channels=pre.channels,
+        preprocess=pdict,
+    )
+    return PixelEncoder(spec, out_size).eval()
+
+
+def load(name_or_path: str, weights: str | None = None, *, game: str | None = None) -> Encoder:
+    """An encoder (``nn.Module`` in eval mode) by registry name or checkpoint path.
+
+    Args:
+        name_or_path: a name from :func:`available` or a path to a checkpoint.
+        weights: weights file for ``resnet18`` (or a checkpoint path for ``default-*``
+            names, to use other weights of the same family).
+        game: the game whose stacks ``resnet18`` will see (default from its name, else
+            ``carracing``).
+    """
+    name = str(name_or_path)
+    if name.startswith("default-"):
+        family = name.removeprefix("default-")
+        family = _FAMILIES.get(family, family)
+        if family not in DEFAULT_ARCH:
+            raise EncoderError(f"unknown encoder {name!r}; available: {', '.join(available())}")
+        return load_checkpoint(weights, name=name) if weights else _load_default(family)
+    if name.startswith("random-"):
+        return build_conv(name.removeprefix("random-"))
+    if name.startswith("pixels-"):
+        return build_pixels(name.removeprefix("pixels-"))
+    if name == "resnet18" or name.startswith("resnet18-"):
+        from encoders.resnet import load_resnet18
+
+        g = game or (name.removeprefix("resnet18-") if "-" in name else "carracing")
+        pre = _game_preprocess(g)
+        if pre.channels != 1:
+            raise EncoderError("resnet18 route expects grey preprocessed frames")
+        return load_resnet18(weights, pre.stacked_shape, g).eval()
+    if Path(name).suffix in (".pt", ".pth") or Path(name).exists():
+        return load_checkpoint(name)
+    raise EncoderError(f"unknown encoder {name!r}; available: {', '.join(available())} or a path")

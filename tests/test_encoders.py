@@ -1,0 +1,190 @@
+"""Encoder interface, registry, shipped weights and their failure modes."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+import encoders
+from encoders import EncoderError, registry
+from encoders.registry import build_conv, load_checkpoint, save_checkpoint
+from lfo.envs import get_game
+
+
+def _frames(n: int, shape=(3, 84, 84), seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, *shape), dtype=np.uint8)
+
+
+def test_encode_shapes_dtypes_and_forward_agree():
+    enc = encoders.load("random-carracing")
+    assert not enc.training
+    spec = enc.spec
+    assert spec.input_shape == get_game("carracing").preprocess.stacked_shape
+    x = _frames(5)
+    out = enc.encode(x, batch_size=2)  # several batches
+    assert out.shape == (5, spec.feature_dim) and out.dtype == np.float32
+    with torch.no_grad():
+        via_uint8 = enc(torch.from_numpy(x))
+        via_float = enc(torch.from_numpy(x).float())  # float input on the same 0..255 scale
+    np.testing.assert_allclose(via_uint8.numpy(), out, atol=1e-5)
+    np.testing.assert_allclose(via_float.numpy(), out, atol=1e-5)
+    assert enc.encode(x[:0]).shape == (0, spec.feature_dim)
+
+
+def test_wrong_input_shape_and_dtype_are_errors():
+    enc = encoders.load("random-pong")
+    with pytest.raises(ValueError, match="expects"):
+        enc(torch.zeros(1, 3, 84, 84))
+    with pytest.raises(TypeError, match="uint8"):
+        enc.encode(np.zeros((1, 4, 84, 84), dtype=np.float32))
+
+
+def test_determinism_and_id_follow_weights():
+    a, b = build_conv("carracing", seed=0), build_conv("carracing", seed=0)
+    c = build_conv("carracing", seed=1)
+    x = _frames(3)
+    np.testing.assert_array_equal(a.encode(x), b.encode(x))
+    np.testing.assert_array_equal(a.encode(x), a.encode(x))
+    assert a.spec.id == b.spec.id != c.spec.id
+    assert not np.allclose(a.encode(x), c.encode(x))
+
+
+def test_checkpoint_round_trip_offline(tmp_path, monkeypatch):
+    enc = build_conv("carracing", seed=3)
+    path = save_checkpoint(tmp_path / "e.pt", enc, game="carracing",
+                           preprocess=get_game("carracing").preprocess, meta={"note": 1})
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("encoder loading touched the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    loaded = encoders.load(str(path))
+    x = _frames(4)
+    np.testing.assert_array_equal(loaded.encode(x), enc.encode(x))
+    from encoders.base import preprocess_dict
+
+    assert loaded.spec.preprocess == preprocess_dict(get_game("carracing").preprocess)
+    assert loaded.spec.preprocess["stack"] == 3
+    # the id changes with the weights, and with the preprocessing the encoder expects
+    enc2 = build_conv("carracing", seed=4)
+    path2 = save_checkpoint(tmp_path / "f.pt", enc2, game="carracing",
+                            preprocess=get_game("carracing").preprocess)
+    assert encoders.load(str(path2)).spec.id != loaded.spec.id
+    from encoders.pretrain import view
+
+    path3 = save_checkpoint(tmp_path / "g.pt", enc, game="carracing",
+                            preprocess=view("carracing", "nohud"))
+    assert encoders.load(str(path3)).spec.id != loaded.spec.id
+
+
+@pytest.mark.parametrize("game", ["carracing", "pong"])
+def test_shipped_default_loads_offline(game, monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", lambda *a, **k: pytest.fail("network"))
+    name = encoders.default_for(game)
+    if not (registry.WEIGHTS_DIR / f"{name.removeprefix('default-')}.pt").exists():
+        pytest.skip(f"{name} weights not shipped")
+    enc = encoders.load(name)
+    assert enc.spec.name == name
+    assert enc.spec.input_shape == get_game(game).preprocess.stacked_shape
+    from encoders.base import preprocess_dict
+
+    # trained on the game's current view (else its features would be meaningless)
+    assert enc.spec.preprocess == preprocess_dict(get_game(game).preprocess)
+    out = enc.encode(_frames(2, enc.spec.input_shape))
+    assert out.shape == (2, enc.spec.feature_dim) and np.isfinite(out).all()
+    # pretrained, not a fresh random init of the same architecture
+    assert enc.spec.id != build_conv(game).spec.id
+
+
+def test_missing_and_corrupt_weights_are_clear_errors(tmp_path, monkeypatch):
+    with pytest.raises(EncoderError, match="not found"):
+        encoders.load(str(tmp_path / "absent.pt"))
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(registry, "MANIFEST", tmp_path / "MANIFEST.json")
+    with pytest.raises(EncoderError, match="missing"):
+        encoders.load("default-carracing")
+    # a truncated checkpoint
+    good = save_checkpoint(tmp_path / "carracing.pt", build_conv("carracing"), game="carracing",
+                           preprocess=get_game("carracing").preprocess)
+    registry.write_manifest_entry(good)
+    assert encoders.load("default-carracing").spec.name == "default-carracing"
+    data = good.read_bytes()
+    good.write_bytes(data[: len(data) // 2])
+    with pytest.raises(EncoderError, match="corrupt"):
+        encoders.load("default-carracing")
+    # bytes flipped in place (same length): caught by the manifest's SHA-256
+    good.write_bytes(data[:-10] + bytes(10))
+    with pytest.raises(EncoderError, match="corrupt"):
+        encoders.load("default-carracing")
+    # not a checkpoint at all, outside the manifest
+    junk = tmp_path / "junk.pt"
+    junk.write_text("hello")
+    with pytest.raises(EncoderError, match="corrupt"):
+        encoders.load(str(junk))
+    json.loads((tmp_path / "MANIFEST.json").read_text())  # manifest stays valid JSON
+
+
+def test_unknown_name_lists_available():
+    with pytest.raises(EncoderError, match="available"):
+        encoders.load("nope")
+    assert "default-carracing" in encoders.available()
+    assert encoders.default_for("carracing") == "default-carracing"
+    assert encoders.default_for("ALE/Pong-v5") == "default-atari"
+    assert encoders.default_for("breakout") == "default-atari"
+
+
+def test_resnet18_needs_a_weights_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(EncoderError, match="weights=PATH"):
+        encoders.load("resnet18")
+    from torchvision.models import resnet18
+
+    path = tmp_path / "r18.pth"
+    torch.save(resnet18(weights=None).state_dict(), path)
+    enc = encoders.load("resnet18-pong", weights=str(path))
+    assert enc.spec.input_shape == (4, 84, 84) and enc.spec.feature_dim == 4 * 512
+    out = enc.encode(_frames(2, (4, 84, 84)))
+    assert out.shape == (2, 2048) and out.dtype == np.float32
+    (tmp_path / "bad.pth").write_bytes(b"\x00" * 100)
+    with pytest.raises(EncoderError, match="corrupt"):
+        encoders.load("resnet18", weights=str(tmp_path / "bad.pth"))
+
+
+def test_pixel_baseline_is_area_downsampling():
+    enc = encoders.load("pixels-carracing")
+    x = np.zeros((1, 3, 84, 84), dtype=np.uint8)
+    x[0, 2, :4, :4] = 255  # exactly one 4x4 pooling cell of the last frame
+    out = enc.encode(x)
+    assert out.shape == (1, 3 * 21 * 21)
+    assert out[0, 2 * 441] == pytest.approx(1.0) and out.sum() == pytest.approx(1.0)
+
+
+def test_checkpoint_loader_rejects_foreign_files(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, path)
+    with pytest.raises(EncoderError, match="not an lfo encoder checkpoint"):
+        load_checkpoint(path)
+
+
+def test_pretraining_is_seeded_and_reproducible():
+    """Two short pretraining runs with the same seed give identical weights."""
+    from encoders.base import state_digest
+    from encoders.pretrain import Episodes, PretrainConfig, pretrain
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (12, 1, 84, 84), dtype=np.uint8) for _ in range(3)]
+    actions = [rng.integers(0, 5, 11) for _ in range(3)]
+    play = Episodes.from_lists(frames, actions)
+    video = Episodes.from_lists(frames[:2], None)
+    cfg = PretrainConfig(steps=2, batch=4, w_fwd=1.0, threads=1)
+    digests = []
+    for _ in range(2):
+        enc, rows = pretrain(cfg, video, play, log=lambda _: None)
+        digests.append(state_digest(enc.state_dict()))
+        assert rows and np.isfinite(rows[-1]["loss"])
+    assert digests[0] == digests[1]
+    assert digests[0] != state_digest(build_conv("carracing", seed=0).state_dict())
