@@ -17,10 +17,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-# Until scripts/train_lfo.py exists (issue 5), the main job inspects the clips.
 train: $(STAMP)
-	if [ -f scripts/train_lfo.py ]; then $(PY) scripts/train_lfo.py --videos $(VIDEOS); \
-	else $(PY) scripts/inspect_videos.py $(VIDEOS); fi
+	$(PY) scripts/train_lfo.py --videos $(VIDEOS)
 
 inspect: $(STAMP)
 	$(PY) scripts/inspect_videos.py $(VIDEOS)

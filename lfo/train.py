@@ -159,6 +159,24 @@ def warn_on_mismatch(folder: ClipFolder, game: str) -> None:
                       "resized to the env's observation size", stacklevel=2)
 
 
+def default_encoder(game: str) -> str:
+    """The encoder a run uses when none is named.
+
+    The game family's shipped CNN if its weights file exists; otherwise (no Atari
+    weights ship yet) the raw-pixel encoder, which probes best there (R^2 >= 0.978 on
+    Pong, notes/encoder.md), with a warning. A *corrupt* weights file stays an error.
+    """
+    import encoders
+    from encoders.registry import _FAMILIES, WEIGHTS_DIR
+
+    name = encoders.default_for(game)
+    if (WEIGHTS_DIR / f"{_FAMILIES[game]}.pt").is_file():
+        return name
+    warnings.warn(f"no shipped weights for {name}: using pixels-{game} "
+                  "(create weights with scripts/pretrain_encoder.py)", stacklevel=2)
+    return f"pixels-{game}"
+
+
 class FeatureNormalizer:
     """Standardise features with the expert clips' mean and std (fixed for the run)."""
 
@@ -203,7 +221,7 @@ class Trainer:
         self.spec = get_game(self.game)
         self.out = cfg.resolved_out(self.game)
         warn_on_mismatch(self.folder, self.game)
-        self.encoder = encoders.load(cfg.encoder or encoders.default_for(self.game))
+        self.encoder = encoders.load(cfg.encoder or default_encoder(self.game))
         feats = [
             clip_features(c, self.encoder, self.game)
             for c in tqdm(self.folder.clips, desc="encoding clips", disable=not cfg.progress)
