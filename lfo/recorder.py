@@ -149,6 +149,7 @@ def record_videos(cfg: RecordConfig, *, progress: bool = True) -> list[dict[str,
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    # compact: a sidecar holds one action per step, and videos/ must stay small
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
+    tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n")
     os.replace(tmp, path)
