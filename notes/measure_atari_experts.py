@@ -1,22 +1,26 @@
 """Measure the scripted Atari experts (and a uniform random policy) per seed.
 
-Usage:
+Usage (from the repository root):
     OMP_NUM_THREADS=1 .venv/bin/python notes/measure_atari_experts.py --game pong \
-        --seeds 10000-10009 --skill 1.0
+        --seeds 10000-10009 --skill 1.0 [--out results.jsonl]
     ... --policy random   # uniform random actions, seeded by the episode seed
+Each episode runs to the game's end or the env's own cap (108,000 frames = 27,000 steps).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import ale_py
 import gymnasium as gym
 import numpy as np
 
-from lfo.experts.atari import BreakoutExpert, PongExpert
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+from lfo.experts.atari import BreakoutExpert, PongExpert  # noqa: E402
 
 gym.register_envs(ale_py)
 ENVS = {"pong": ("ALE/Pong-v5", PongExpert), "breakout": ("ALE/Breakout-v5", BreakoutExpert)}
