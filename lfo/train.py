@@ -122,11 +122,14 @@ class TrainConfig:
 
 
 # ----------------------------------------------------------------------------- setup
-def infer_game(folder: ClipFolder, requested: str | None) -> str:
+def infer_game(
+    folder: ClipFolder, requested: str | None, metadata: list[dict] | None = None
+) -> str:
     """The game to play: ``requested`` if given, else the clips' sidecars must agree."""
     if requested is not None:
         return get_game(requested).name
-    games = {(read_metadata(c.path) or {}).get("game") for c in folder}
+    metadata = clip_metadata(folder) if metadata is None else metadata
+    games = {m.get("game") for m in metadata}
     games.discard(None)
     if len(games) == 1:
         return get_game(games.pop()).name
@@ -138,9 +141,15 @@ def infer_game(folder: ClipFolder, requested: str | None) -> str:
     raise ValueError(f"clips in {folder.root} come from several games {sorted(games)}: pass --env")
 
 
-def expert_return(folder: ClipFolder) -> float:
+def clip_metadata(folder: ClipFolder) -> list[dict]:
+    """Each clip's sidecar metadata (actions already dropped); ``{}`` where none."""
+    return [read_metadata(c.path) or {} for c in folder]
+
+
+def expert_return(folder: ClipFolder, metadata: list[dict] | None = None) -> float:
     """Mean return recorded in the clips' sidecars (``nan`` if none says)."""
-    values = [(read_metadata(c.path) or {}).get("return") for c in folder]
+    metadata = clip_metadata(folder) if metadata is None else metadata
+    values = [m.get("return") for m in metadata]
     values = [float(v) for v in values if v is not None]
     return float(np.mean(values)) if values else float("nan")
 
@@ -217,7 +226,8 @@ class Trainer:
             raise ValueError(f"variant must be 'idm' or 'state-only', got {cfg.variant!r}")
         self.cfg = cfg
         self.folder = scan_folder(cfg.videos)
-        self.game = infer_game(self.folder, cfg.env)
+        metadata = clip_metadata(self.folder)  # sidecars read once
+        self.game = infer_game(self.folder, cfg.env, metadata)
         self.spec = get_game(self.game)
         self.out = cfg.resolved_out(self.game)
         warn_on_mismatch(self.folder, self.game)
@@ -229,7 +239,7 @@ class Trainer:
         self.normalizer = FeatureNormalizer.fit(np.concatenate(feats))
         self.expert = ExpertPairs.from_clips([self.normalizer(f) for f in feats])
         self.expert_clip = self.normalizer(feats[0])
-        self.expert_return = expert_return(self.folder)
+        self.expert_return = expert_return(self.folder, metadata)
 
         self.env = make_env(self.game, **cfg.env_options)
         n_actions = int(self.env.action_space.n)
