@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,6 +25,15 @@ class ConvConfig:
         head: ``"flatten"``: a linear map of the whole last conv map (keeps where
             things are, which the geometry of the road needs); ``"spatial_softmax"``:
             expected (x, y) of each last-layer channel (keypoints) then a linear map.
+        center: subtract a fixed per-pixel background (the ``background`` buffer, set
+            from training frames by :meth:`ConvEncoder.set_background`) before the
+            convolutions. In Pong the frames are nearly all the same background (pixel
+            std across frames ~2 of 255), so without it a fresh net maps every frame to
+            almost the same features and the contrastive objectives cannot start
+            (measured: cosine 0.999 between the features of any two Pong frames). The
+            conv and head biases of a ``center`` net also start at zero, so the
+            background maps to zero activations and only the objects drive the features
+            at initialisation (cosine 0.29).
     """
 
     in_channels: int = 3
@@ -31,6 +41,7 @@ class ConvConfig:
     widths: tuple[int, int, int] = (32, 64, 64)
     feature_dim: int = 128
     head: str = "flatten"
+    center: bool = False
 
 
 class ConvEncoder(Encoder):
@@ -61,13 +72,30 @@ class ConvEncoder(Encoder):
         else:
             raise ValueError(f"unknown head {cfg.head!r}; use 'flatten' or 'spatial_softmax'")
         self.head = nn.Linear(head_in, cfg.feature_dim)
+        if cfg.center:
+            self.register_buffer("background", torch.zeros(1, cfg.in_channels, *cfg.size))
+            for layer in [*self.convs, self.head]:
+                if isinstance(layer, (nn.Conv2d, nn.Linear)):
+                    nn.init.zeros_(layer.bias)
         self.norm = nn.LayerNorm(cfg.feature_dim)
         self.spec = spec or EncoderSpec(
             name="conv", id="untrained", input_shape=(cfg.in_channels, *cfg.size),
             feature_dim=cfg.feature_dim, game="any",
         )
 
+    @torch.no_grad()
+    def set_background(self, frames: np.ndarray) -> None:
+        """Per-pixel median of single preprocessed frames ``(N, c, H, W)`` uint8, tiled
+        over the stack, as the background subtracted from every input (``center`` only)."""
+        if not self.cfg.center:
+            raise ValueError("set_background needs ConvConfig(center=True)")
+        med = torch.from_numpy(np.median(np.asarray(frames, dtype=np.float32), axis=0) / 255.0)
+        reps = self.cfg.in_channels // med.shape[0]
+        self.background.copy_(med.repeat(reps, 1, 1)[None])
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cfg.center:
+            x = x - self.background
         h = self.convs(x)
         if self.cfg.head == "flatten":
             h = h.flatten(1)
@@ -78,7 +106,10 @@ class ConvEncoder(Encoder):
 
     def config_dict(self) -> dict:
         """The architecture as a JSON-able dict (stored in checkpoints)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()}
+        if not out["center"]:  # keeps the ids of checkpoints written before the field
+            del out["center"]
+        return out
 
 
 class PixelEncoder(Encoder):

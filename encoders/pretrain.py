@@ -19,7 +19,11 @@ Objectives (each weighted in :class:`PretrainConfig`, all on frame stacks ``z_t 
 * ``tdist``: temporal distance: classify ``d`` from ``(z_t, z_t+d)``; telling 1 step at
   speed 2v from 2 steps at speed v needs the speed read from each stack;
 * ``fwd``: latent forward model on play, ``z_t+1 ~ g(z_t, a_t)`` (cosine, target
-  detached).
+  detached);
+* ``recon``: a small deconvolution decoder rebuilds the last ``recon_frames`` frames of
+  each stack, background subtracted (``center`` encoders), from ``z`` alone; pixels that
+  differ from the background weigh ``1 + recon_fg_weight``. In Pong everything the
+  policy needs (ball, paddles) is a few such pixels, so ``z`` must say where they are.
 """
 
 from __future__ import annotations
@@ -181,11 +185,13 @@ class PretrainConfig:
         batch: samples per objective per step (play pairs and video pairs each).
         lr: Adam learning rate.
         max_gap: temporal gaps d are drawn from 1..max_gap.
-        w_idm, w_tcl, w_tdist, w_fwd: loss weights (0 disables an objective).
+        w_idm, w_tcl, w_tdist, w_fwd, w_recon: loss weights (0 disables an objective).
+        recon_frames: frames at the end of each stack the decoder rebuilds.
+        recon_fg_weight: extra weight of pixels that differ from the background.
         temperature: InfoNCE temperature.
         seed: seeds torch, numpy and the play.
         threads: torch CPU threads.
-        arch: architecture overrides (feature_dim, head, widths).
+        arch: architecture overrides (feature_dim, head, widths, center).
     """
 
     game: str = "carracing"
@@ -200,6 +206,9 @@ class PretrainConfig:
     w_tcl: float = 1.0
     w_tdist: float = 1.0
     w_fwd: float = 0.0
+    w_recon: float = 0.0
+    recon_frames: int = 2
+    recon_fg_weight: float = 10.0
     temperature: float = 0.1
     seed: int = 0
     threads: int = 2
@@ -223,6 +232,43 @@ class Heads(nn.Module):
         )
         self.tdist = mlp(3 * dim, max_gap)
         self.fwd = mlp(dim + n_actions, dim)
+
+
+class Decoder(nn.Module):
+    """``z`` -> ``out_channels`` frames of ``size`` (7x7 map, three upsamplings)."""
+
+    def __init__(self, dim: int, out_channels: int, size: tuple[int, int]) -> None:
+        super().__init__()
+        self.size = size
+        self.fc = nn.Linear(dim, 64 * 7 * 7)
+        self.up = nn.Sequential(
+            nn.ReLU(),
+            nn.ConvTranspose2d(64, 64, 4, stride=2, padding=1),  # 14x14
+            nn.ReLU(),
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),  # 28x28
+            nn.ReLU(),
+            nn.ConvTranspose2d(32, out_channels, 3, stride=3),  # 84x84
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.up(self.fc(z).view(len(z), 64, 7, 7))
+        if tuple(out.shape[-2:]) != tuple(self.size):
+            out = F.interpolate(out, size=self.size, mode="bilinear", align_corners=False)
+        return out
+
+
+def recon_loss(pred: torch.Tensor, target: torch.Tensor, fg_weight: float) -> torch.Tensor:
+    """Weighted MSE; pixels of the target further than 10/255 from 0 weigh ``1 + fg_weight``."""
+    weight = 1.0 + fg_weight * (target.abs() > 10 / 255).float()
+    return (weight * (pred - target) ** 2).mean()
+
+
+def background_frames(sources: list[Episodes], n: int, seed: int) -> np.ndarray:
+    """A fixed subsample of single frames of all sources (for the median background)."""
+    rng = np.random.default_rng(seed)
+    frames = [src.frames[rng.choice(len(src.frames), size=min(n, len(src.frames)), replace=False)]
+              for src in sources]
+    return np.concatenate(frames)
 
 
 def pair_features(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -269,9 +315,15 @@ def pretrain(
     n_actions = int(play_eps.actions.max()) + 1
     heads = Heads(encoder.cfg.feature_dim, n_actions, cfg.max_gap)
     params = list(encoder.parameters()) + list(heads.parameters())
-    opt = torch.optim.Adam(params, lr=cfg.lr)
     sources = [play_eps] + ([video_eps] if video_eps is not None else [])
     k = pre.stack
+    n_rec = cfg.recon_frames * pre.channels
+    if cfg.w_recon:  # built only when used, so other recipes draw the same initial weights
+        decoder = Decoder(encoder.cfg.feature_dim, n_rec, pre.size)
+        params += list(decoder.parameters())
+    if encoder.cfg.center:
+        encoder.set_background(background_frames(sources, 2000, cfg.seed + 1))
+    opt = torch.optim.Adam(params, lr=cfg.lr)
     rows, t0 = [], time.time()
     encoder.train()
     for step in range(1, cfg.steps + 1):
@@ -319,7 +371,13 @@ def pretrain(
         if cfg.w_fwd:
             pred = heads.fwd(torch.cat([z0, F.one_hot(actions, n_actions).float()], 1))
             losses["fwd"] = 1 - F.cosine_similarity(pred, z1.detach(), dim=1).mean()
-        weights = {"idm": cfg.w_idm, "tcl": cfg.w_tcl, "tdist": cfg.w_tdist, "fwd": cfg.w_fwd}
+        if cfg.w_recon:
+            target = x[:, -n_rec:].float() / 255.0
+            if encoder.cfg.center:
+                target = target - encoder.background[:, -n_rec:]
+            losses["recon"] = recon_loss(decoder(z), target, cfg.recon_fg_weight)
+        weights = {"idm": cfg.w_idm, "tcl": cfg.w_tcl, "tdist": cfg.w_tdist, "fwd": cfg.w_fwd,
+                   "recon": cfg.w_recon}
         loss = sum(weights[n] * v for n, v in losses.items())
         opt.zero_grad()
         loss.backward()

@@ -35,7 +35,9 @@ _FAMILY_GAME = {"carracing": "carracing", "atari": "pong"}
 #: default architecture per family (the random baseline uses the same)
 DEFAULT_ARCH: dict[str, dict[str, Any]] = {
     "carracing": {"widths": (32, 64, 64), "feature_dim": 128, "head": "flatten"},
-    "atari": {"widths": (32, 64, 64), "feature_dim": 128, "head": "flatten"},
+    # Pong frames are nearly all background: subtract it, and read positions as keypoints
+    "atari": {"widths": (32, 64, 64), "feature_dim": 128, "head": "spatial_softmax",
+              "center": True},
 }
 
 

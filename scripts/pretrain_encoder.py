@@ -6,8 +6,17 @@ machine under load: ~8.5 min of own play + ~9 min of training; 1 torch thread):
     OMP_NUM_THREADS=1 .venv/bin/python scripts/pretrain_encoder.py --env carracing \
         --out encoders/weights/carracing.pt --ship
 
-``--env pong --out encoders/weights/atari.pt`` runs the same recipe on Pong; no Atari
-weights are shipped yet (a 300-step try did not learn: see notes/encoder.md).
+Reproduce the shipped Atari weights (trained on Pong; seeded; ~1 min of data loading,
+30,000 steps of own play in ~15 s, ~7 min of training; 1 torch thread):
+
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/pretrain_encoder.py --env pong \
+        --out encoders/weights/atari.pt --ship
+
+Pong's defaults differ from CarRacing's (``GAME_DEFAULTS``): the encoder subtracts the
+median background frame (``--center 1``), a decoder rebuilds the background-subtracted
+frames (``--w-recon 50``), a spatial-softmax head (``--head spatial_softmax``: each
+channel's expected (x, y), so object positions are linear in the features), 2000 steps,
+30,000 play steps, gaps up to 3.
 
 Data: the frames (only) of the clips under ``--videos`` (default ``videos/<env>``) plus
 the agent's own exploratory play in the env; see encoders/pretrain.py for the objectives.
@@ -46,7 +55,17 @@ from encoders.registry import save_checkpoint, write_manifest_entry  # noqa: E40
 #: per-game defaults of the shipped runs
 GAME_DEFAULTS = {
     "carracing": {"play": PlayConfig(probs=CARRACING_PLAY_PROBS)},
-    "pong": {"play": PlayConfig(episode_steps=2000, max_hold=4), "max_gap": 3},
+    "pong": {"play": PlayConfig(episode_steps=2000, max_hold=4), "max_gap": 3,
+             "steps": 2000, "play_steps": 30_000, "w_recon": 50.0, "center": True,
+             "head": "spatial_softmax"},
+}
+
+
+#: flags left unset take the game's value here, else the common default below
+COMMON_DEFAULTS = {
+    "steps": 1000, "batch": 32, "play_steps": 12_000, "lr": 3e-4, "w_idm": 1.0, "w_tcl": 1.0,
+    "w_tdist": 1.0, "w_fwd": 0.0, "w_recon": 0.0, "max_gap": 4, "center": False,
+    "head": "flatten",
 }
 
 
@@ -55,20 +74,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--env", required=True, choices=sorted(GAME_DEFAULTS))
     p.add_argument("--videos", type=Path, default=None, help="clips folder (default videos/<env>)")
     p.add_argument("--out", type=Path, required=True, help="checkpoint to write (.pt)")
-    p.add_argument("--steps", type=int, default=1000, help="optimiser steps")
-    p.add_argument("--batch", type=int, default=32, help="samples per objective per step")
-    p.add_argument("--play-steps", type=int, default=12_000, help="env steps of own play")
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--w-idm", type=float, default=1.0, help="inverse dynamics weight")
-    p.add_argument("--w-tcl", type=float, default=1.0, help="temporal contrast weight")
-    p.add_argument("--w-tdist", type=float, default=1.0, help="temporal distance weight")
-    p.add_argument("--w-fwd", type=float, default=0.0, help="latent forward model weight")
-    p.add_argument("--max-gap", type=int, default=None, help="largest temporal gap")
+    p.add_argument("--steps", type=int, default=None, help="optimiser steps (1000; pong 2000)")
+    p.add_argument("--batch", type=int, default=None, help="samples per objective per step (32)")
+    p.add_argument("--play-steps", type=int, default=None,
+                   help="env steps of own play (12000; pong 30000)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (3e-4)")
+    p.add_argument("--w-idm", type=float, default=None, help="inverse dynamics weight (1)")
+    p.add_argument("--w-tcl", type=float, default=None, help="temporal contrast weight (1)")
+    p.add_argument("--w-tdist", type=float, default=None, help="temporal distance weight (1)")
+    p.add_argument("--w-fwd", type=float, default=None, help="latent forward model weight (0)")
+    p.add_argument("--w-recon", type=float, default=None,
+                   help="foreground reconstruction weight (0; pong 50)")
+    p.add_argument("--center", type=int, choices=(0, 1), default=None,
+                   help="1: subtract the median background frame in the encoder (pong 1)")
+    p.add_argument("--max-gap", type=int, default=None, help="largest temporal gap (4; pong 3)")
     p.add_argument("--no-video", action="store_true", help="use own play only")
     p.add_argument("--view", default="default",
                    help="default | nohud (experiment: the whole CarRacing HUD cropped)")
     p.add_argument("--feature-dim", type=int, default=128)
-    p.add_argument("--head", default="flatten", help="flatten | spatial_softmax")
+    p.add_argument("--head", default=None,
+                   help="flatten | spatial_softmax (flatten; pong spatial_softmax)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1 was faster than 2 on the shared 2-core machine)")
@@ -78,7 +103,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also write <out>.step<N>.pt every N steps (to probe learning curves)")
     p.add_argument("--ship", action="store_true",
                    help="record the file's SHA-256 in encoders/weights/MANIFEST.json")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    game = GAME_DEFAULTS[args.env]
+    for key, value in COMMON_DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, game.get(key, value))
+    return args
 
 
 def cached_play(game: str, play: PlayConfig, view_name: str, cache: Path):
@@ -120,14 +150,15 @@ def main(argv: list[str] | None = None) -> None:
         steps=args.steps,
         batch=args.batch,
         lr=args.lr,
-        max_gap=args.max_gap or defaults.get("max_gap", 4),
+        max_gap=args.max_gap,
         w_idm=args.w_idm,
         w_tcl=args.w_tcl,
         w_tdist=args.w_tdist,
         w_fwd=args.w_fwd,
+        w_recon=args.w_recon,
         seed=args.seed,
         threads=args.threads,
-        arch={"feature_dim": args.feature_dim, "head": args.head},
+        arch={"feature_dim": args.feature_dim, "head": args.head, "center": bool(args.center)},
     )
     t0 = time.time()
     pre = view(cfg.game, cfg.view)

@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -25,6 +26,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import torch  # noqa: E402
 
 import encoders  # noqa: E402
+from encoders.base import spec_id, state_digest  # noqa: E402
 from encoders.registry import build_conv, build_pixels, preprocess_from_dict  # noqa: E402
 from lfo.probe import (  # noqa: E402
     PROBE_VARIABLES,
@@ -87,7 +89,14 @@ def main(argv: list[str] | None = None) -> dict:
         arch = getattr(main_enc, "cfg", None)
         if arch is not None:  # same architecture and view, seed-0 random weights
             kw = {"widths": arch.widths, "feature_dim": arch.feature_dim, "head": arch.head}
-            runs["random (same arch)"] = (build_conv(args.env, preprocess=pre, **kw), pre)
+            if arch.center:  # same background subtracted (data statistics, not learnt)
+                kw["center"] = True
+            rand = build_conv(args.env, preprocess=pre, **kw)
+            if arch.center:
+                rand.background.copy_(main_enc.background)
+                rand.spec = replace(rand.spec, id=spec_id(
+                    rand.spec.id, state_digest(rand.state_dict())))  # feature cache key
+            runs["random (same arch)"] = (rand, pre)
         else:
             runs["random (default arch)"] = (encoders.load(f"random-{args.env}"), None)
         runs["pixels 21x21"] = (build_pixels(args.env, preprocess=pre), pre)

@@ -188,3 +188,65 @@ def test_pretraining_is_seeded_and_reproducible():
         assert rows and np.isfinite(rows[-1]["loss"])
     assert digests[0] == digests[1]
     assert digests[0] != state_digest(build_conv("carracing", seed=0).state_dict())
+
+
+def test_centered_encoder_subtracts_its_background_and_round_trips(tmp_path):
+    """A ``center`` encoder sees input minus the median frame; checkpoints keep it."""
+    pre = get_game("pong").preprocess
+    plain = build_conv("pong", seed=2, center=False, head="flatten")
+    centred = build_conv("pong", seed=2, center=True, head="flatten")
+    assert "center" not in plain.config_dict()  # ids of older checkpoints unchanged
+    assert centred.spec.id != plain.spec.id
+    single = _frames(9, (1, 84, 84), seed=5)
+    centred.set_background(single)
+    median = np.median(single.astype(np.float32), axis=0)
+    # at init (zero biases) the background itself maps to all-zero features; the
+    # plain net sees no difference between background and objects until it learns
+    stack = np.repeat(median.astype(np.uint8)[None], 4, axis=1)  # odd count: exact median
+    np.testing.assert_allclose(centred.encode(stack), 0.0, atol=1e-6)
+    assert np.abs(plain.encode(stack)).max() > 0.1
+    moved = stack.copy()
+    moved[0, -1, 40:44, 40:42] = 255  # a "ball" appears
+    assert np.abs(centred.encode(moved)).max() > 0.1
+    path = save_checkpoint(tmp_path / "c.pt", centred, game="pong", preprocess=pre)
+    loaded = encoders.load(str(path))
+    x = _frames(3, (4, 84, 84))
+    np.testing.assert_array_equal(loaded.encode(x), centred.encode(x))
+    centred.set_background(_frames(9, (1, 84, 84), seed=6))
+    other = save_checkpoint(tmp_path / "d.pt", centred, game="pong", preprocess=pre)
+    assert encoders.load(str(other)).spec.id != loaded.spec.id
+    with pytest.raises(ValueError, match="center"):
+        plain.set_background(single)
+
+
+def test_recon_loss_weights_foreground_pixels():
+    from encoders.pretrain import recon_loss
+
+    target = torch.zeros(1, 1, 4, 4)
+    target[0, 0, 0, 0] = 0.5  # one foreground pixel
+    miss_fg = torch.zeros_like(target)  # misses the object
+    miss_bg = target.clone()
+    miss_bg[0, 0, 3, 3] = 0.5  # same squared error, on a background pixel
+    assert recon_loss(target, target, 10.0).item() == 0.0
+    assert recon_loss(miss_fg, target, 10.0).item() == pytest.approx(11 * 0.25 / 16)
+    assert recon_loss(miss_bg, target, 10.0).item() == pytest.approx(0.25 / 16)
+
+
+def test_centered_recon_pretraining_runs_and_is_seeded():
+    from encoders.base import state_digest
+    from encoders.pretrain import Episodes, PretrainConfig, pretrain
+
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (12, 1, 84, 84), dtype=np.uint8) for _ in range(3)]
+    actions = [rng.integers(0, 6, 11) for _ in range(3)]
+    play = Episodes.from_lists(frames, actions)
+    cfg = PretrainConfig(game="pong", steps=2, batch=4, max_gap=3, w_recon=1.0, threads=1,
+                         arch={"center": True})
+    digests = []
+    for _ in range(2):
+        enc, rows = pretrain(cfg, None, play, log=lambda _: None)
+        digests.append(state_digest(enc.state_dict()))
+        assert "recon" in rows[-1] and np.isfinite(rows[-1]["loss"])
+    assert digests[0] == digests[1]
+    expected = np.median(play.frames.astype(np.float32), axis=0) / 255.0
+    np.testing.assert_allclose(enc.background[0, -1].numpy(), expected[0], atol=1e-6)
