@@ -219,6 +219,19 @@ class SoftQAgent:
     def update(self, expert: Transitions, agent: Transitions) -> dict[str, float]:
         """One gradient step on the IQ loss, then a Polyak target update; returns diagnostics."""
         loss, diagnostics = self.loss(expert, agent)
+        diagnostics.update(self.apply_loss(loss))
+        return diagnostics
+
+    def next_value(self, next_obs: Tensor) -> Tensor:
+        """Soft V(s') as the IQ loss uses it (target network and double-Q per the config)."""
+        return self._next_value(next_obs)
+
+    def apply_loss(self, loss: Tensor) -> dict[str, float]:
+        """One optimiser step of the Q head on any scalar ``loss`` (clipped), then Polyak.
+
+        Shared by the IQ update and the soft-Q baselines (``lfo.baselines``).
+        """
+        diagnostics: dict[str, float] = {}
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.grad_clip > 0:

@@ -22,11 +22,16 @@ class ExpertPairs:
     The end of a clip is treated as *not* terminal: a video does not say whether its
     episode ended by termination or by a time limit, and bootstrapping through a
     time-limit cut is the unbiased choice (a false terminal biases Q; DESIGN.md).
+
+    ``action`` stays ``None`` on the learning-from-video path; only the explicitly
+    labelled oracle baselines attach the recorded actions (:meth:`with_actions`, fed by
+    :func:`lfo.baselines.oracle.expert_pair_actions`).
     """
 
     obs: np.ndarray
     next_obs: np.ndarray
     clip_index: np.ndarray
+    action: np.ndarray | None = None
 
     @classmethod
     def from_clips(cls, clip_features: Sequence[np.ndarray]) -> ExpertPairs:
@@ -49,13 +54,21 @@ class ExpertPairs:
     def __len__(self) -> int:
         return len(self.obs)
 
+    def with_actions(self, actions: np.ndarray) -> ExpertPairs:
+        """The same pairs carrying one action per pair (ORACLE BASELINES ONLY)."""
+        actions = np.asarray(actions, dtype=np.int64)
+        if actions.shape != (len(self),):
+            raise ValueError(f"{len(self)} expert pairs but {actions.shape} actions")
+        return ExpertPairs(self.obs, self.next_obs, self.clip_index, actions)
+
     def sample(self, batch_size: int, rng: np.random.Generator) -> Transitions:
-        """A uniform batch of expert pairs (no actions, never terminal)."""
+        """A uniform batch of expert pairs (never terminal; actions only if attached)."""
         index = rng.integers(0, len(self), size=batch_size)
         return Transitions(
             obs=torch.from_numpy(self.obs[index]),
             next_obs=torch.from_numpy(self.next_obs[index]),
             done=torch.zeros(batch_size),
+            action=None if self.action is None else torch.from_numpy(self.action[index]),
         )
 
 

@@ -65,3 +65,50 @@ def reward_along_clip(rewards: np.ndarray, path: Path, *, fps: float, title: str
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def learning_curves(
+    curves: dict[str, Sequence[Sequence[dict[str, float]]]],
+    path: Path,
+    *,
+    expert: float | None = None,
+    random: float | None = None,
+    title: str = "",
+) -> Path:
+    """Several methods' evaluation returns against env steps, sampled and greedy panels.
+
+    ``curves`` maps a method's label to one list of ``eval.csv`` rows per seed; each
+    line is the mean over seeds at the steps all seeds share, with a +- std band.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, mode in zip(axes, ("sampled", "greedy"), strict=True):
+        for i, (label, runs) in enumerate(curves.items()):
+            runs = [r for r in runs if r]
+            if not runs:
+                continue
+            steps = sorted(set.intersection(*({row["step"] for row in r} for r in runs)))
+            if not steps:
+                continue
+            values = np.array([[next(row[f"{mode}_mean"] for row in r if row["step"] == s)
+                                for s in steps] for r in runs])
+            mean, std = values.mean(axis=0), values.std(axis=0)
+            colour = colours[i % len(colours)]
+            ax.plot(steps, mean, marker="o", ms=3, color=colour,
+                    label=f"{label} (n={len(runs)})")
+            ax.fill_between(steps, mean - std, mean + std, color=colour, alpha=0.15)
+        if expert is not None and np.isfinite(expert):
+            ax.axhline(expert, color="green", ls="--", label=f"expert (videos) {expert:.1f}")
+        if random is not None and np.isfinite(random):
+            ax.axhline(random, color="grey", ls=":", label=f"random {random:.1f}")
+        ax.set_xlabel("env steps (offline oracle: updates)")
+        ax.set_title(f"{mode} policy")
+    axes[0].set_ylabel("evaluation return")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.04 + 0.045 * ((len(labels) + 2) // 3), 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

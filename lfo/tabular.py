@@ -1,4 +1,5 @@
-"""A tiny chain MDP and an online IQ loop on it: a seconds-long test bed for ``lfo.iq``.
+"""A tiny chain MDP and an online loop on it: a seconds-long test bed for ``lfo.iq`` and for
+every learner of :mod:`lfo.baselines` (:func:`train_learner_on_chain`).
 
 States 0..n-1 on a line, one-hot features, actions 0 = left, 1 = stay, 2 = right. Every
 episode starts at 0; reaching the goal n-1 terminates (or, with ``terminal_goal=False``,
@@ -16,7 +17,8 @@ import numpy as np
 import torch
 
 from lfo.agent import SoftQAgent, SoftQConfig, Transitions
-from lfo.idm import IDMConfig, InverseDynamicsModel
+from lfo.baselines.base import Learner, LearnerSettings
+from lfo.baselines.iq_learner import IQLearner
 
 LEFT, STAY, RIGHT = 0, 1, 2
 
@@ -96,8 +98,9 @@ class ChainRunConfig:
     seed: int = 0
 
 
-def evaluate(agent: SoftQAgent, mdp: ChainMDP, greedy: bool, episodes: int, seed: int) -> float:
-    """Mean env return of the agent's greedy or sampled policy."""
+def evaluate(agent: SoftQAgent | Learner, mdp: ChainMDP, greedy: bool, episodes: int,
+             seed: int) -> float:
+    """Mean env return of the agent's (or any learner's) greedy or sampled policy."""
     rng = np.random.default_rng(seed)
     feats = mdp.features(np.arange(mdp.n))
     return float(
@@ -110,6 +113,14 @@ def evaluate(agent: SoftQAgent, mdp: ChainMDP, greedy: bool, episodes: int, seed
     )
 
 
+def chain_settings(mdp: ChainMDP, seed: int = 0, **overrides) -> LearnerSettings:
+    """Learner settings sized for the chain: tables (linear heads on one-hot states),
+    a 32-unit inverse dynamics model updated every step, fast learning rates."""
+    base = dict(obs_dim=mdp.n, n_actions=mdp.n_actions, hidden=(), alpha=0.1, gamma=0.9,
+                lr=0.02, tau=0.1, idm_hidden=(32,), idm_lr=1e-2, idm_update_every=1, seed=seed)
+    return LearnerSettings(**{**base, **overrides})
+
+
 def train_on_chain(
     mdp: ChainMDP, agent_config: SoftQConfig, run: ChainRunConfig
 ) -> tuple[SoftQAgent, dict[str, float]]:
@@ -117,14 +128,26 @@ def train_on_chain(
 
     The expert's true actions are used only by ``variant="actions"`` (the oracle).
     """
-    rng = np.random.default_rng(run.seed)
     torch.manual_seed(run.seed)
-    agent = SoftQAgent(agent_config)
-    idm = None
-    if agent_config.variant == "idm":
-        idm = InverseDynamicsModel(IDMConfig(mdp.n, 3, hidden=(32,), lr=1e-2, seed=run.seed))
+    settings = chain_settings(mdp, seed=run.seed, idm_soft=run.idm_soft)
+    learner = IQLearner(settings, agent_config.variant, agent_config=agent_config)
+    metrics = train_learner_on_chain(mdp, learner, run)
+    return learner.agent, metrics
+
+
+def train_learner_on_chain(
+    mdp: ChainMDP, learner: Learner, run: ChainRunConfig
+) -> dict[str, float]:
+    """Any :class:`~lfo.baselines.base.Learner` on the chain; returns its final metrics.
+
+    Online learners play ``run.env_steps`` steps and update once per step after
+    ``run.warmup``; an offline learner (``interacts`` false) takes ``run.env_steps``
+    updates on expert batches alone. The expert's true actions are attached to the
+    expert batches only for learners with ``uses_expert_actions`` (the oracles).
+    """
+    rng = np.random.default_rng(run.seed)
     expert, expert_actions = expert_transitions(mdp, run.expert_episodes, seed=run.seed + 1)
-    if agent_config.variant == "actions":
+    if learner.uses_expert_actions:
         expert.action = torch.from_numpy(expert_actions)
 
     cap = run.env_steps
@@ -135,18 +158,20 @@ def train_on_chain(
     feats = torch.from_numpy(mdp.features(np.arange(mdp.n)))
     state, t_ep, last = 0, 0, {}
     for t in range(run.env_steps):
-        a = int(agent.act(feats[state]))
-        s2, term = mdp.step(state, a, rng)
-        obs[t], act[t], nxt[t], done[t] = state, a, s2, term
-        t_ep += 1
-        # a time-limit reset is not a termination: done stays False for that transition
-        state, t_ep = (0, 0) if term or t_ep >= mdp.horizon else (s2, t_ep)
-        if t + 1 < run.warmup:
-            continue
-        i = rng.integers(0, t + 1, size=run.batch_size)
-        agent_batch = Transitions(
-            feats[obs[i]], feats[nxt[i]], torch.from_numpy(done[i]), torch.from_numpy(act[i])
-        )
+        agent_batch = None
+        if learner.interacts:
+            a = int(learner.act(feats[state]))
+            s2, term = mdp.step(state, a, rng)
+            obs[t], act[t], nxt[t], done[t] = state, a, s2, term
+            t_ep += 1
+            # a time-limit reset is not a termination: done stays False for that transition
+            state, t_ep = (0, 0) if term or t_ep >= mdp.horizon else (s2, t_ep)
+            if t + 1 < run.warmup:
+                continue
+            i = rng.integers(0, t + 1, size=run.batch_size)
+            agent_batch = Transitions(
+                feats[obs[i]], feats[nxt[i]], torch.from_numpy(done[i]), torch.from_numpy(act[i])
+            )
         j = rng.integers(0, len(expert), size=run.batch_size)
         expert_batch = Transitions(
             expert.obs[j],
@@ -154,14 +179,13 @@ def train_on_chain(
             expert.done[j],
             None if expert.action is None else expert.action[j],
         )
-        if idm is not None:
-            last.update(idm.update(agent_batch.obs, agent_batch.next_obs, agent_batch.action))
-            expert_batch = idm.label_batch(expert_batch, soft=run.idm_soft)
-        last.update(agent.update(expert_batch, agent_batch))
+        last.update(learner.update(expert_batch, agent_batch, t + 1))
 
     metrics = dict(last)
-    metrics["return_greedy"] = evaluate(agent, mdp, greedy=True, episodes=5, seed=run.seed + 2)
-    metrics["return_sampled"] = evaluate(agent, mdp, greedy=False, episodes=20, seed=run.seed + 3)
-    greedy = agent.q_values(feats).argmax(dim=1).numpy()
+    metrics["return_greedy"] = evaluate(learner, mdp, greedy=True, episodes=5, seed=run.seed + 2)
+    metrics["return_sampled"] = evaluate(
+        learner, mdp, greedy=False, episodes=20, seed=run.seed + 3
+    )
+    greedy = np.asarray(learner.act(feats, greedy=True))
     metrics["greedy_right_frac"] = float(np.mean(greedy[:-1] == RIGHT))
-    return agent, metrics
+    return metrics

@@ -2,10 +2,12 @@
 
 Data flow: clips -> :func:`lfo.features.clip_features` (cached) -> expert pairs
 ``(z_t, z_t+1)``; the agent plays the env through the same Preprocess + encoder and
-stores ``(z, a, z', done)``; each env step after ``learning_starts`` does one IQ update
-(and, for the ``idm`` variant, one inverse-dynamics update on the agent's replay that
-labels the expert pairs). Nothing here reads the expert actions saved beside the clips
-(that is :mod:`lfo.labels`, used only by evaluation and oracle baselines).
+stores ``(z, a, z', done)``; each env step after ``learning_starts`` does one update of
+the run's learner (:mod:`lfo.baselines`: by default IQ-Learn, whose ``idm`` variant also
+takes an inverse-dynamics step on the agent's replay that labels the expert pairs; or
+BCO, GAIfO and the oracles, all through the same loop). Nothing on the learning-from-video
+path reads the expert actions saved beside the clips; only ``method="oracle-*"`` does,
+through :mod:`lfo.baselines.oracle` and :mod:`lfo.labels`.
 
 Outputs in the run folder: ``config.json``, ``metrics.csv`` + TensorBoard events,
 ``eval.csv``, ``checkpoint/`` (atomic), ``final.json``, ``learning_curve.png``,
@@ -30,7 +32,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lfo.agent import SoftQAgent, SoftQConfig
+from lfo.baselines import Learner, LearnerSettings, build_learner, get_method
 from lfo.data import ExpertPairs, ReplayBuffer
 from lfo.envs import get_game, make_env
 from lfo.evaluate import (
@@ -40,7 +42,6 @@ from lfo.evaluate import (
     normalised_score,
     random_policy,
 )
-from lfo.idm import IDMConfig, InverseDynamicsModel
 from lfo.sidecar import read_metadata
 from lfo.video import ClipFolder, scan_folder
 
@@ -62,12 +63,18 @@ class TrainConfig:
     """Game; default: the ``game`` field of the clips' sidecars (required without them)."""
     variant: Literal["idm", "state-only"] = "idm"
     """``idm`` (expert pairs labelled by an inverse dynamics model) or ``state-only``."""
+    method: str | None = None
+    """Learner (:mod:`lfo.baselines`): ``iq-idm``, ``iq-state-only``, ``bco``, ``gaifo``,
+    ``oracle-iq``, ``oracle-bc`` (oracles use the recorded expert actions). Default:
+    ``iq-<variant>``."""
+    method_options: dict[str, Any] = field(default_factory=dict)
+    """Options of the method's own config (e.g. ``{"gp_weight": 1.0}`` for gaifo)."""
     steps: int = 60_000
     """Env steps of interaction."""
     encoder: str | None = None
     """Encoder registry name or checkpoint path; default: the game's default encoder."""
     out: str | None = None
-    """Run folder; default ``runs/<game>-<variant>-s<seed>``."""
+    """Run folder; default ``runs/<game>-<variant>[-<video_shift>]-s<seed>``."""
     seed: int = 0
     """Seeds networks, sampling and the training episodes' env seeds."""
     batch_size: int = 128
@@ -112,13 +119,23 @@ class TrainConfig:
     """Env steps between logged training diagnostics."""
     env_options: dict[str, Any] = field(default_factory=dict)
     """Shift settings for the agent's env (see :mod:`lfo.envs`)."""
+    video_shift: str | None = None
+    """Train from a shifted copy of the videos (``fps25``, ``up2x``, ``mixed-skill``...; see
+    :mod:`lfo.shifts`), built once under ``.cache/shifted/``."""
     progress: bool = True
     """Show a tqdm progress bar."""
     resume: bool = False
     """Continue the run in ``out`` from its last checkpoint (its config.json wins)."""
 
+    @property
+    def resolved_method(self) -> str:
+        """The learner's registry name: ``method``, or ``iq-<variant>`` when unset."""
+        return self.method or f"iq-{self.variant}"
+
     def resolved_out(self, game: str) -> Path:
-        return Path(self.out or f"runs/{game}-{self.variant}-s{self.seed}")
+        shift = f"-{self.video_shift}" if self.video_shift else ""
+        name = self.method or self.variant
+        return Path(self.out or f"runs/{game}-{name}{shift}-s{self.seed}")
 
 
 # ----------------------------------------------------------------------------- setup
@@ -171,9 +188,10 @@ def warn_on_mismatch(folder: ClipFolder, game: str) -> None:
 def default_encoder(game: str) -> str:
     """The encoder a run uses when none is named.
 
-    The game family's shipped CNN if its weights file exists; otherwise (no Atari
-    weights ship yet) the raw-pixel encoder, which probes best there (R^2 >= 0.978 on
-    Pong, notes/encoder.md), with a warning. A *corrupt* weights file stays an error.
+    The game family's shipped CNN (``default-carracing``; ``default-atari``, trained on
+    Pong) if its weights file exists; otherwise, with a warning, the raw-pixel encoder
+    (e.g. in a checkout without ``encoders/weights/``). A *corrupt* weights file stays an
+    error.
     """
     import encoders
     from encoders.registry import _FAMILIES, WEIGHTS_DIR
@@ -202,9 +220,9 @@ class FeatureNormalizer:
 
 
 class EncodedPolicy:
-    """Act on stacked frames: encode, normalise, then ask the agent."""
+    """Act on stacked frames: encode, normalise, then ask the agent (anything with ``act``)."""
 
-    def __init__(self, encoder, normalizer: FeatureNormalizer, agent: SoftQAgent, greedy: bool):
+    def __init__(self, encoder, normalizer: FeatureNormalizer, agent, greedy: bool):
         self.encoder, self.normalizer, self.agent, self.greedy = encoder, normalizer, agent, greedy
 
     def features(self, obs: np.ndarray) -> np.ndarray:
@@ -224,8 +242,9 @@ class Trainer:
 
         if cfg.variant not in ("idm", "state-only"):
             raise ValueError(f"variant must be 'idm' or 'state-only', got {cfg.variant!r}")
+        self.method = get_method(cfg.resolved_method)
         self.cfg = cfg
-        self.folder = scan_folder(cfg.videos)
+        self.folder = scan_folder(self.videos_dir())
         metadata = clip_metadata(self.folder)  # sidecars read once
         self.game = infer_game(self.folder, cfg.env, metadata)
         self.spec = get_game(self.game)
@@ -238,22 +257,27 @@ class Trainer:
         ]
         self.normalizer = FeatureNormalizer.fit(np.concatenate(feats))
         self.expert = ExpertPairs.from_clips([self.normalizer(f) for f in feats])
+        if self.method.uses_expert_actions:  # ORACLES ONLY: the recorded expert actions
+            from lfo.baselines.oracle import expert_pair_actions
+
+            self.expert = self.expert.with_actions(expert_pair_actions(
+                [c.path for c in self.folder.clips], [len(f) for f in feats]))
         self.expert_clip = self.normalizer(feats[0])
         self.expert_return = expert_return(self.folder, metadata)
 
         self.env = make_env(self.game, **cfg.env_options)
         n_actions = int(self.env.action_space.n)
         dim = int(self.expert.obs.shape[1])
-        self.agent = SoftQAgent(SoftQConfig(
-            obs_dim=dim, n_actions=n_actions, hidden=tuple(cfg.hidden), variant=cfg.variant,
-            alpha=cfg.alpha, gamma=cfg.gamma, chi2_alpha=cfg.chi2_alpha, lr=cfg.lr, tau=cfg.tau,
-            grad_clip=cfg.grad_clip, double_q=cfg.double_q, seed=cfg.seed,
-        ))
-        self.idm = (
-            InverseDynamicsModel(IDMConfig(dim, n_actions, lr=cfg.idm_lr, seed=cfg.seed))
-            if cfg.variant == "idm" else None
+        self.settings = LearnerSettings(
+            obs_dim=dim, n_actions=n_actions, hidden=tuple(cfg.hidden), alpha=cfg.alpha,
+            gamma=cfg.gamma, chi2_alpha=cfg.chi2_alpha, lr=cfg.lr, tau=cfg.tau,
+            grad_clip=cfg.grad_clip, double_q=cfg.double_q, idm_lr=cfg.idm_lr,
+            idm_update_every=cfg.idm_update_every, seed=cfg.seed,
         )
-        self.replay = ReplayBuffer(min(cfg.buffer_size, cfg.steps), dim)
+        self.learner = self.build_learner()
+        # an offline learner (oracle-bc) never fills the replay
+        capacity = min(cfg.buffer_size, cfg.steps) if self.method.interacts else 1
+        self.replay = ReplayBuffer(capacity, dim)
         self.rng = np.random.default_rng(cfg.seed)
         self.explore = random_policy(n_actions, seed=cfg.seed)
         self.step = 0
@@ -261,7 +285,24 @@ class Trainer:
         self.random_return: float | None = None
         self.last_return = float("nan")
         self.eval_rows: list[dict[str, Any]] = []
-        self._idm_logs: dict[str, float] = {}
+
+    def build_learner(self) -> Learner:
+        """A fresh learner of the configured method (fresh batches come from the replay)."""
+        return build_learner(
+            self.method.name, self.settings,
+            sample_agent=lambda n: self.replay.sample(n, self.rng),
+            options=self.cfg.method_options,
+        )
+
+    @property
+    def agent(self) -> Learner:
+        """The run's learner (alias kept from when every run was a soft-Q agent)."""
+        return self.learner
+
+    @property
+    def env_steps(self) -> int:
+        """Env steps taken for learning (0 for an offline learner: its steps are updates)."""
+        return self.step if self.method.interacts else 0
 
     # ---- persistence ----------------------------------------------------------
     @property
@@ -269,17 +310,16 @@ class Trainer:
         return self.out / "checkpoint"
 
     def save_checkpoint(self) -> None:
-        """Write agent, IDM, replay and counters to ``checkpoint/`` atomically."""
+        """Write the learner (networks, optimisers, its generator), replay and counters to
+        ``checkpoint/`` atomically."""
         stage = self.out / "checkpoint.new"
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
-        self.agent.save(stage / "agent.pt")
-        if self.idm is not None:
-            self.idm.save(stage / "idm.pt")
+        self.learner.save(stage)
         torch.save({
             "step": self.step, "episode": self.episode, "random_return": self.random_return,
             "replay": self.replay.state_dict(), "rng": self.rng.bit_generator.state,
-            "agent_rng": self.agent.rng.bit_generator.state,
+            "method": self.method.name,
             "normalizer": (self.normalizer.mean, self.normalizer.std),
             "eval_rows": self.eval_rows, "torch_rng": torch.get_rng_state(),
         }, stage / "state.pt")
@@ -300,8 +340,8 @@ class Trainer:
         for folder in (self.checkpoint_dir, self.out / "checkpoint.old"):
             try:
                 state = torch.load(folder / "state.pt", weights_only=False)
-                agent = SoftQAgent.load(folder / "agent.pt")
-                idm = InverseDynamicsModel.load(folder / "idm.pt") if self.idm else None
+                learner = self.build_learner()
+                learner.load(folder)
                 break
             except Exception as exc:  # corrupt or partial: try the older copy
                 last_error = exc
@@ -310,10 +350,11 @@ class Trainer:
                 f"cannot resume from {self.checkpoint_dir}: no readable checkpoint "
                 f"({type(last_error).__name__}: {last_error}); start without --resume"
             ) from last_error
-        self.agent, self.idm = agent, idm
+        self.learner = learner
+        if "agent_rng" in state:  # a checkpoint from before the learner interface (IQ only)
+            self.learner.agent.rng.bit_generator.state = state["agent_rng"]
         self.replay.load_state_dict(state["replay"])
         self.rng.bit_generator.state = state["rng"]
-        self.agent.rng.bit_generator.state = state["agent_rng"]
         torch.set_rng_state(state["torch_rng"])
         self.normalizer = FeatureNormalizer(*state["normalizer"])
         self.step, self.episode = int(state["step"]), int(state["episode"])
@@ -321,20 +362,13 @@ class Trainer:
 
     # ---- one update -------------------------------------------------------------
     def update(self) -> dict[str, float]:
-        """One IDM step (``idm`` variant) and one IQ step on fresh batches."""
+        """One learner step on a fresh agent batch and a fresh expert batch (for IQ-idm: one
+        IDM step on its own schedule and one IQ step)."""
         cfg = self.cfg
-        agent_batch = self.replay.sample(cfg.batch_size, self.rng)
+        agent_batch = (self.replay.sample(cfg.batch_size, self.rng)
+                       if self.method.interacts else None)
         expert_batch = self.expert.sample(cfg.batch_size, self.rng)
-        logs: dict[str, float] = {}
-        if self.idm is not None:
-            if self.step % cfg.idm_update_every == 0 or not self._idm_logs:
-                idm_batch = self.replay.sample(2 * cfg.batch_size, self.rng)
-                self._idm_logs = self.idm.update(
-                    idm_batch.obs, idm_batch.next_obs, idm_batch.action
-                )
-            logs.update(self._idm_logs)
-            expert_batch = self.idm.label_batch(expert_batch, soft=True)
-        logs.update(self.agent.update(expert_batch, agent_batch))
+        logs = self.learner.update(expert_batch, agent_batch, self.step)
         if not all(math.isfinite(v) for v in logs.values()):
             bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
             raise TrainingDiverged(
@@ -345,7 +379,7 @@ class Trainer:
 
     # ---- evaluation -------------------------------------------------------------
     def policy(self, greedy: bool) -> EncodedPolicy:
-        return EncodedPolicy(self.encoder, self.normalizer, self.agent, greedy)
+        return EncodedPolicy(self.encoder, self.normalizer, self.learner, greedy)
 
     def evaluate(self, episodes: int, record: bool = False) -> dict[str, EvalResult]:
         seeds = list(EVAL_SEEDS[:episodes])
@@ -388,30 +422,34 @@ class Trainer:
             self.random_return = self.measure_random()
         writer = SummaryWriter(str(self.out / "tb"))
         metrics = _CsvLog(self.out / "metrics.csv", append=resume)
-        bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{self.game} {cfg.variant}",
-                   unit="step", disable=not cfg.progress, smoothing=0.05)
+        interacts = self.method.interacts
+        bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{self.game} {self.method.name}",
+                   unit="step" if interacts else "update", disable=not cfg.progress,
+                   smoothing=0.05)
         policy = self.policy(greedy=False)
         obs, _ = self.env.reset(seed=TRAIN_SEED_BASE + 100_000 * cfg.seed + self.episode)
         z = policy.features(obs)
         ep_return, ep_len, t0, logs = 0.0, 0, time.time(), {}
+        terminated = truncated = False
         while self.step < cfg.steps:
-            # -- act
-            if self.step < cfg.learning_starts:
-                action = self.explore(obs)
-            else:
-                action = int(self.agent.act(z, greedy=False))
-            obs, reward, terminated, truncated, _ = self.env.step(action)
-            z_next = policy.features(obs)
-            ep_return, ep_len = ep_return + float(reward), ep_len + 1
-            truncated = truncated or (cfg.max_episode_steps is not None
-                                      and ep_len >= cfg.max_episode_steps)
-            # time-limit truncation is not termination: V(s') is still bootstrapped
-            self.replay.add(z, action, z_next, terminated)
-            z = z_next
+            # -- act (an offline learner takes no env step: its steps are updates)
+            if interacts:
+                if self.step < cfg.learning_starts:
+                    action = self.explore(obs)
+                else:
+                    action = int(self.learner.act(z, greedy=False))
+                obs, reward, terminated, truncated, _ = self.env.step(action)
+                z_next = policy.features(obs)
+                ep_return, ep_len = ep_return + float(reward), ep_len + 1
+                truncated = truncated or (cfg.max_episode_steps is not None
+                                          and ep_len >= cfg.max_episode_steps)
+                # time-limit truncation is not termination: V(s') is still bootstrapped
+                self.replay.add(z, action, z_next, terminated)
+                z = z_next
             self.step += 1
             bar.update(1)
             # -- learn
-            if self.step >= cfg.learning_starts:
+            if self.step >= cfg.learning_starts or not interacts:
                 logs = self.update()
             if terminated or truncated:
                 self.episode += 1
@@ -458,12 +496,17 @@ class Trainer:
         write_clip(self.out / "agent.mp4", frames, fps=self.spec.control_hz(self.cfg.env_options))
         plots.learning_curve(self.eval_rows, self.out / "learning_curve.png",
                              expert=self.expert_return, random=self.random_return,
-                             title=f"{self.game} ({self.cfg.variant})")
+                             title=f"{self.game} ({self.method.label})")
         rewards = self.recovered_reward(self.expert_clip)
-        plots.reward_along_clip(rewards, self.out / "expert_reward.png",
-                                fps=self.spec.control_hz(), title=self.folder.clips[0].path.name)
+        if rewards is not None:  # methods without a reward (BC, BCO) have no such plot
+            plots.reward_along_clip(rewards, self.out / "expert_reward.png",
+                                    fps=self.spec.control_hz(),
+                                    title=self.folder.clips[0].path.name)
         summary = {
-            "game": self.game, "variant": self.cfg.variant, "steps": self.step,
+            "game": self.game, "variant": self.cfg.variant, "method": self.method.name,
+            "method_label": self.method.label,
+            "uses_expert_actions": self.method.uses_expert_actions,
+            "steps": self.step, "env_steps": self.env_steps,
             "expert_return": self.expert_return, "random_return": self.random_return,
             **{f"{m}_{k}": v for m, r in results.items()
                for k, v in (("mean", r.mean), ("std", r.std))},
@@ -476,25 +519,30 @@ class Trainer:
         return summary
 
     @torch.no_grad()
-    def recovered_reward(self, clip_features: np.ndarray) -> np.ndarray:
-        """Implicit reward r(s, s') = E_a[Q(s, a)] - gamma V(s') along one expert clip.
+    def recovered_reward(self, clip_features: np.ndarray) -> np.ndarray | None:
+        """The learner's reward r(s, s') along one expert clip (``None`` if it has none).
 
-        The action distribution is the IDM's p(a | s, s') (``idm``) or the agent's
-        policy pi(a | s) (``state-only``), matching each variant's expert term.
+        IQ: the implicit reward E_a[Q(s, a)] - gamma V(s'), with a from the IDM's
+        p(a | s, s') (``idm``) or the policy pi(a | s); GAIfO: the discriminator's logit.
         """
-        from lfo import iq
-
         s = torch.from_numpy(clip_features[:-1]).float()
         s_next = torch.from_numpy(clip_features[1:]).float()
-        alpha, gamma = self.agent.config.alpha, self.agent.config.gamma
-        q = self.agent.q(s)
-        v_next = iq.soft_value(self.agent.q(s_next), alpha)
-        weights = self.idm.label(s, s_next) if self.idm is not None else iq.policy_probs(q, alpha)
-        return ((weights * q).sum(dim=1) - gamma * v_next).numpy()
+        return self.learner.expert_reward(s, s_next)
+
+    def videos_dir(self) -> str | Path:
+        """The folder trained from: ``cfg.videos``, or its copy under ``cfg.video_shift``."""
+        if self.cfg.video_shift is None:
+            return self.cfg.videos
+        from lfo.shifted_videos import apply_video_shift
+
+        return apply_video_shift(self.cfg.videos, self.cfg.video_shift,
+                                 progress=self.cfg.progress)
 
     def _write_config(self) -> None:
         data = dataclasses.asdict(self.cfg)
         data.update(game=self.game, encoder_id=self.encoder.spec.id,
+                    resolved_method=self.method.name,
+                    shifted_videos=str(self.folder.root) if self.cfg.video_shift else None,
                     clips=[str(c.path) for c in self.folder.clips])
         (self.out / "config.json").write_text(json.dumps(data, indent=1))
 

@@ -1,12 +1,15 @@
 #!/usr/bin/env python
-"""Benchmark learning-from-video variants: several seeds each, one results table.
+"""Benchmark methods side by side: same videos, features, seeds and env-step budget.
 
-    python scripts/benchmark.py --videos videos/carracing --variants idm state-only \
-        --seeds 3 --steps 60000 --out results/bench_carracing
+    python scripts/benchmark.py --env carracing --methods iq-idm iq-state-only bco gaifo \
+        oracle-bc oracle-iq --seeds 3 --steps 60000 --json results/bench_carracing.json
 
-Writes <out>/results.json, <out>/results.md (mean +- std over seeds of greedy and
-sampled return, normalised score, env steps, wall time) and one run folder per
-(variant, seed) with its own logs and plots.
+Methods (lfo.baselines): iq-idm, iq-state-only, bco, gaifo, and the oracles oracle-iq and
+oracle-bc, which use the recorded expert actions (the others never see them). Writes
+<out>/results.md (normalised score and return mean +- std over seeds, greedy and sampled,
+env steps, wall time; random policy and expert rows), <out>/learning_curves.png,
+<out>/results.json and one run folder per (method, seed). Runs already finished in <out>
+are reused; killed ones resume from their checkpoint.
 """
 
 from __future__ import annotations
@@ -14,63 +17,60 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-import numpy as np  # noqa: E402
+from lfo.baselines import METHODS  # noqa: E402
+from lfo.benchmark import DEFAULT_METHODS, BenchmarkConfig, markdown_table, run_benchmark  # noqa: E402
 
-from lfo.train import TrainConfig, train  # noqa: E402
+
+def parse_set(items: list[str]) -> dict:
+    """``KEY=VALUE`` pairs; VALUE is read as JSON when it parses (numbers, lists, null)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+        if key == "hidden":
+            out[key] = tuple(out[key])
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--videos", required=True)
-    p.add_argument("--variants", nargs="+", default=["idm", "state-only"])
-    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per variant")
-    p.add_argument("--steps", type=int, default=60_000)
+    p.add_argument("--env", required=True, choices=["carracing", "pong", "breakout"])
+    p.add_argument("--videos", default=None, help="clip folder (default videos/<env>)")
+    p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS),
+                   choices=sorted(METHODS), metavar="METHOD",
+                   help=f"any of {', '.join(sorted(METHODS))}")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per method")
+    p.add_argument("--steps", type=int, default=60_000, help="env-step budget per run")
     p.add_argument("--eval-every", type=int, default=10_000)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", default=None, help="output folder (default results/bench_<env>)")
+    p.add_argument("--json", type=Path, default=None, help="also write the results JSON here")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="TrainConfig fields for every run, e.g. learning_starts=500 hidden=[64]")
+    p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    rows = []
-    for variant in args.variants:
-        for seed in range(args.seeds):
-            start = time.time()
-            cfg = TrainConfig(videos=args.videos, variant=variant, seed=seed, steps=args.steps,
-                              eval_every=args.eval_every, out=str(args.out / f"{variant}-s{seed}"))
-            summary = train(cfg)
-            rows.append({"variant": variant, "seed": seed, "wall_s": time.time() - start,
-                         **{k: v for k, v in summary.items() if k != "episodes"}})
-            (args.out / "results.json").write_text(json.dumps(rows, indent=1, default=float))
-    table = markdown_table(rows)
-    (args.out / "results.md").write_text(
-        f"Command: `python scripts/benchmark.py {' '.join(argv or sys.argv[1:])}`\n\n{table}\n")
-    print(table)
+    cfg = BenchmarkConfig(
+        env=args.env, methods=tuple(args.methods), seeds=args.seeds, steps=args.steps,
+        eval_every=args.eval_every, videos=args.videos, out=args.out,
+        train_overrides=parse_set(args.set), progress=not args.no_progress,
+    )
+    argv_used = sys.argv[1:] if argv is None else argv
+    command = "python scripts/benchmark.py " + shlex.join(argv_used)
+    rows = run_benchmark(cfg, command=command, json_path=args.json)
+    print(markdown_table(rows))
+    print(f"\nwrote {cfg.out_dir / 'results.md'} and {cfg.out_dir / 'learning_curves.png'}")
     return 0
-
-
-def markdown_table(rows: list[dict]) -> str:
-    """One line per variant: mean +- std over seeds."""
-    def ms(values) -> str:
-        v = np.asarray(values, dtype=float)
-        return f"{np.nanmean(v):.2f} +- {np.nanstd(v):.2f}"
-
-    lines = ["| variant | seeds | sampled return | greedy return | sampled score | greedy score "
-             "| env steps | wall time (min) |", "|---|---|---|---|---|---|---|---|"]
-    for variant in dict.fromkeys(r["variant"] for r in rows):
-        rs = [r for r in rows if r["variant"] == variant]
-        lines.append(
-            f"| {variant} | {len(rs)} | {ms([r['sampled_mean'] for r in rs])} "
-            f"| {ms([r['greedy_mean'] for r in rs])} | {ms([r['sampled_score'] for r in rs])} "
-            f"| {ms([r['greedy_score'] for r in rs])} | {rs[0]['steps']} "
-            f"| {ms([r['wall_s'] / 60 for r in rs])} |")
-    if rows:
-        lines.append(f"\nexpert (videos) {rows[0]['expert_return']:.1f}, "
-                     f"random {rows[0]['random_return']:.1f}")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

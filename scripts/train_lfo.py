@@ -3,6 +3,7 @@
 
     python scripts/train_lfo.py --videos videos/carracing
     python scripts/train_lfo.py --videos videos/pong --variant state-only --steps 20000
+    python scripts/train_lfo.py --videos videos/carracing --method gaifo   # a baseline
     python scripts/train_lfo.py --videos videos/carracing --out runs/x --resume
 
 Every option is a field of lfo.train.TrainConfig (see --help).
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind}: {exc}", file=sys.stderr)
         return 1
     print(
-        f"done: {summary['game']} {summary['variant']} after {summary['steps']} env steps; "
+        f"done: {summary['game']} {summary['method_label']} after {summary['steps']} "
+        f"{'env steps' if summary['env_steps'] else 'updates (offline)'}; "
         f"greedy {summary['greedy_mean']:.1f} +- {summary['greedy_std']:.1f}, "
         f"sampled {summary['sampled_mean']:.1f} +- {summary['sampled_std']:.1f} "
         f"(normalised score {summary['sampled_score']:.2f}; expert {summary['expert_return']:.1f}, "
