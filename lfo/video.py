@@ -12,13 +12,14 @@ reported as bad and the caller's process survives any input.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -359,7 +360,7 @@ def read_clip(
 # ----------------------------------------------------------------------------- writing
 def write_clip(
     path: str | Path,
-    frames: np.ndarray | Sequence[np.ndarray],
+    frames: np.ndarray | Iterable[np.ndarray],
     fps: float,
     *,
     crf: int = 18,
@@ -368,6 +369,8 @@ def write_clip(
 
     ``.mp4``/``.mkv``/``.mov``: H.264 (yuv420p, needs even sizes); ``.webm``: VP9;
     ``.avi``: MPEG-4 part 2. ``crf`` sets H.264/VP9 quality (lower is better).
+    ``frames`` may be any iterable of frames (e.g. a generator): it is written as it is
+    consumed, so a long clip never needs to sit in memory whole.
     """
     import imageio.v2 as imageio
 
@@ -375,10 +378,12 @@ def write_clip(
     ext = path.suffix.lower()
     if ext not in VIDEO_EXTENSIONS:
         raise ValueError(f"{path}: unsupported extension {ext!r}; use one of {VIDEO_EXTENSIONS}")
-    frames = [np.ascontiguousarray(f, dtype=np.uint8) for f in frames]
-    if not frames:
+    frame_iter = iter(frames)
+    first = next(frame_iter, None)
+    if first is None:
         raise ValueError(f"{path}: no frames to write")
-    h, w = frames[0].shape[:2]
+    frames = itertools.chain([first], frame_iter)
+    h, w = first.shape[:2]
     if h % 2 or w % 2:
         raise ValueError(f"{path}: frame size {h}x{w} must be even for yuv420p video")
     if ext == ".webm":
@@ -399,7 +404,7 @@ def write_clip(
     )
     try:
         for frame in frames:
-            writer.append_data(frame)
+            writer.append_data(np.ascontiguousarray(frame, dtype=np.uint8))
     finally:
         writer.close()
     return path
