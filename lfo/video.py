@@ -263,9 +263,13 @@ def _rel(path: Path, root: Path) -> str:
 def resample_indices(n_frames: int, source_fps: float, target_fps: float) -> np.ndarray:
     """Source frame index for each output frame when resampling ``source_fps -> target_fps``.
 
-    Output frame k shows time k / target_fps; it takes the nearest source frame at or
-    before that time (``floor`` with a small tolerance for float error). Downsampling
-    drops frames; upsampling repeats them (no frame is invented).
+    Output frame k stands for game frame k, on screen from time k / target_fps until the
+    next one. Upsampling (``source_fps < target_fps``) repeats the source frame on screen
+    at that time (``floor``). Downsampling takes the first source frame at or after it
+    (``ceil``): a capture faster than the game then shows every game frame, and this picks
+    frame k itself (``floor`` would often pick the capture of frame k - 1, e.g. 4 of 5
+    frames of a 50 Hz game captured at 60 fps). No frame is invented; a small tolerance
+    absorbs float error.
     """
     if n_frames <= 0:
         return np.zeros(0, dtype=np.int64)
@@ -274,7 +278,11 @@ def resample_indices(n_frames: int, source_fps: float, target_fps: float) -> np.
     duration = n_frames / source_fps
     n_out = max(1, int(math.floor(duration * target_fps + 1e-6)))
     times = np.arange(n_out) / target_fps
-    idx = np.floor(times * source_fps + 1e-6).astype(np.int64)
+    pos = times * source_fps
+    if source_fps > target_fps:
+        idx = np.ceil(pos - 1e-6).astype(np.int64)
+    else:
+        idx = np.floor(pos + 1e-6).astype(np.int64)
     return np.minimum(idx, n_frames - 1)
 
 

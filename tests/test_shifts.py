@@ -375,10 +375,13 @@ def test_toy_agent_from_clean_videos_keeps_its_return_under_a_mild_env_shift(see
     assert slipped >= 0.8 * clean
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_toy_agent_still_learns_from_upscaled_videos(seed):
+@pytest.mark.parametrize(("shift", "seed"), [("up2x", 0), ("up2x", 1), ("fps60", 0)])
+def test_toy_agent_still_learns_from_upscaled_and_60fps_videos(shift, seed):
+    # fps60: a 60 Hz capture of the game decoded back at the game's rate gives every game
+    # frame (lfo.video.resample_indices takes the first capture frame at or after each
+    # game frame); 5/5 seeds score 1.00 greedy, as from clean videos (notes/shifts.md)
     tp, world, (random, expert) = _toy()
-    agent = tp.train_toy(world, tp.ToyRunConfig(video_shift="up2x", seed=seed))
+    agent = tp.train_toy(world, tp.ToyRunConfig(video_shift=shift, seed=seed))
     sampled = tp.mean_return(world, agent.policy(False), episodes=50, seed=1)
     assert tp.score(sampled, random, expert) >= 0.8
 

@@ -76,12 +76,25 @@ def test_mixed_resolutions_decode_to_one_size(clip_factory, tmp_path):
 def test_resample_indices_by_hand():
     # 25 fps clip of a 50 Hz game: each source frame covers two env steps.
     np.testing.assert_array_equal(resample_indices(4, 25, 50), [0, 0, 1, 1, 2, 2, 3, 3])
-    # 60 fps -> 50 Hz: output k shows time k/50, source floor(k * 60 / 50).
-    np.testing.assert_array_equal(resample_indices(12, 60, 50), [0, 1, 2, 3, 4, 6, 7, 8, 9, 10])
+    # 60 fps -> 50 Hz: output k is game frame k, first on screen at time k/50; the first
+    # 60 fps frame at or after that time is ceil(k * 60 / 50).
+    np.testing.assert_array_equal(resample_indices(12, 60, 50), [0, 2, 3, 4, 5, 6, 8, 9, 10, 11])
     # same rate: identity
     np.testing.assert_array_equal(resample_indices(5, 50, 50), np.arange(5))
     # 100 fps -> 50 Hz drops every other frame
     np.testing.assert_array_equal(resample_indices(6, 100, 50), [0, 2, 4])
+
+
+@pytest.mark.parametrize("capture_fps", [60.0, 75.0, 100.0, 144.0])
+def test_a_faster_capture_of_the_game_resamples_back_to_every_game_frame(capture_fps):
+    # A camera at capture_fps shows, at each of its frames, the game frame on screen then;
+    # resampling to the game's rate must give back game frames 0, 1, 2... exactly.
+    game = np.arange(500)
+    captured = game[resample_indices(len(game), 50.0, capture_fps)]
+    back = captured[resample_indices(len(captured), capture_fps, 50.0)]
+    n = min(len(back), len(game))
+    np.testing.assert_array_equal(back[:n], game[:n])
+    assert n >= len(game) - 1
 
 
 @pytest.mark.parametrize("source_fps", [25.0, 50.0, 60.0])
@@ -92,7 +105,8 @@ def test_decoded_clips_are_resampled_to_the_control_rate(clip_factory, source_fp
     duration = n / source_fps
     assert len(frames) == int(round(duration * 50))
     # each output frame k shows the source frame on screen at time k / 50
-    expected = np.floor(np.arange(len(frames)) / 50 * source_fps + 1e-6).astype(int)
+    pos = np.arange(len(frames)) / 50 * source_fps
+    expected = (np.ceil(pos - 1e-6) if source_fps > 50 else np.floor(pos + 1e-6)).astype(int)
     np.testing.assert_array_equal(decode_index(frames), expected)
 
 
