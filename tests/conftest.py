@@ -32,6 +32,17 @@ def decode_index(frames: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Run the test on one torch thread (small nets: threads only add overhead and noise)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def clip_factory(tmp_path):
     """Write a clip of index-coded frames: ``clip_factory(name, n, fps, size=(h, w))``."""
     from lfo.video import write_clip

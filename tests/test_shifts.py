@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from conftest import decode_index, index_frames
 
 import lfo.shifted_videos as shifted_videos
@@ -45,12 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 N_FRAMES = 30  # index-coded frames 0-31 differ in red only (survives two encodings)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -38,12 +38,7 @@ def config(variant: str, seed: int = 0) -> SoftQConfig:
     )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_expert_pairs_and_random_baseline():
