@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,7 +48,7 @@ class BenchmarkConfig:
     videos: str | None = None
     """Clip folder; default ``videos/<env>``."""
     out: str | None = None
-    """Output folder; default ``results/bench_<env>``."""
+    """Output folder (run folders with checkpoints); default ``runs/bench_<env>``."""
     train_overrides: dict[str, Any] = field(default_factory=dict)
     """Other :class:`lfo.train.TrainConfig` fields, the same for every run."""
     progress: bool = True
@@ -55,7 +56,7 @@ class BenchmarkConfig:
 
     @property
     def out_dir(self) -> Path:
-        return Path(self.out or f"results/bench_{self.env}")
+        return Path(self.out or f"runs/bench_{self.env}")
 
     @property
     def videos_dir(self) -> str:
@@ -176,7 +177,9 @@ def write_outputs(
     rows: Sequence[dict[str, Any]], out: Path, *, command: str = "",
     cfg: BenchmarkConfig | None = None, json_path: Path | None = None,
 ) -> dict[str, Path]:
-    """Write ``results.md``, ``results.json`` and ``learning_curves.png`` (and ``json_path``)."""
+    """Write ``results.md``, ``results.json`` and ``learning_curves.png`` in ``out``; with
+    ``json_path``, also the JSON there and the table and plot beside it (``.md``, ``.png``),
+    small files meant to be committed (``out`` holds the runs' checkpoints)."""
     from lfo import plots
 
     out.mkdir(parents=True, exist_ok=True)
@@ -200,6 +203,7 @@ def write_outputs(
     if json_path is not None:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(text)
+        Path(json_path).with_suffix(".md").write_text((out / "results.md").read_text())
     curves: dict[str, list[list[dict[str, float]]]] = {}
     for r in rows:
         curves.setdefault(r["label"], []).append(r["curve"])
@@ -208,5 +212,7 @@ def write_outputs(
     game = rows[0].get("game", "") if rows else ""
     plots.learning_curves(curves, out / "learning_curves.png", expert=expert, random=random,
                           title=f"{game}: mean over seeds +- std")
+    if json_path is not None:
+        shutil.copyfile(out / "learning_curves.png", Path(json_path).with_suffix(".png"))
     return {"table": out / "results.md", "json": out / "results.json",
             "plot": out / "learning_curves.png"}

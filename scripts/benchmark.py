@@ -8,8 +8,9 @@ Methods (lfo.baselines): iq-idm, iq-state-only, bco, gaifo, and the oracles orac
 oracle-bc, which use the recorded expert actions (the others never see them). Writes
 <out>/results.md (normalised score and return mean +- std over seeds, greedy and sampled,
 env steps, wall time; random policy and expert rows), <out>/learning_curves.png,
-<out>/results.json and one run folder per (method, seed). Runs already finished in <out>
-are reused; killed ones resume from their checkpoint.
+<out>/results.json and one run folder per (method, seed) (out: runs/bench_<env>); --json
+also writes the JSON, table and plot to a place meant to be committed (results/). Runs
+already finished in <out> are reused; killed ones resume from their checkpoint.
 """
 
 from __future__ import annotations
@@ -54,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per method")
     p.add_argument("--steps", type=int, default=60_000, help="env-step budget per run")
     p.add_argument("--eval-every", type=int, default=10_000)
-    p.add_argument("--out", default=None, help="output folder (default results/bench_<env>)")
-    p.add_argument("--json", type=Path, default=None, help="also write the results JSON here")
+    p.add_argument("--out", default=None,
+                   help="run folders and outputs (default runs/bench_<env>)")
+    p.add_argument("--json", type=Path, default=None,
+                   help="also write the results JSON here, with the table (.md) and the "
+                        "plot (.png) beside it")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="TrainConfig fields for every run, e.g. learning_starts=500 hidden=[64]")
     p.add_argument("--no-progress", action="store_true")

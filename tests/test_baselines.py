@@ -227,6 +227,8 @@ def test_benchmark_script_writes_table_plot_and_json(tiny_clips, tmp_path):  # n
     assert "python scripts/benchmark.py --env carracing" in table
     png = out / "learning_curves.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert js.with_suffix(".md").read_text() == table  # committed copies beside the JSON
+    assert js.with_suffix(".png").read_bytes() == png.read_bytes()
     data = json.loads(js.read_text())
     assert [(r["method"], r["seed"]) for r in data["runs"]] == [
         ("gaifo", 0), ("gaifo", 1), ("oracle-bc", 0), ("oracle-bc", 1)]
