@@ -93,6 +93,9 @@ class SoftQConfig:
     """Zero the Q head's last layer so the first policy is uniform (full exploration)."""
     grad_clip: float = 10.0
     """Max global gradient norm (<= 0 disables clipping)."""
+    grad_penalty: float = 0.0
+    """Weight of the 1-Lipschitz penalty on V between expert and agent states
+    (:func:`lfo.iq.value_gradient_penalty`); 0 disables it."""
     seed: int | None = None
     """Seeds the network initialisation and action sampling."""
 
@@ -198,7 +201,7 @@ class SoftQAgent:
         n_e = len(expert)
         q_all = self.q(torch.cat([expert.obs, agent.obs]))
         next_v = self._next_value(torch.cat([expert.next_obs, agent.next_obs]))
-        return iq.iq_loss(
+        loss, diagnostics = iq.iq_loss(
             q_all[:n_e],
             next_v[:n_e],
             expert.done,
@@ -215,6 +218,14 @@ class SoftQAgent:
             detach_policy=cfg.detach_policy,
             state_only_chi2=cfg.state_only_chi2,  # type: ignore[arg-type]
         )
+        if cfg.grad_penalty > 0:
+            mix = torch.from_numpy(self.rng.random(min(n_e, len(agent)))).to(self.device)
+            points = iq.interpolate(expert.obs, agent.obs, mix)
+            penalty = iq.value_gradient_penalty(self.q, points, cfg.alpha)
+            loss = loss + cfg.grad_penalty * penalty
+            diagnostics["grad_penalty"] = float(penalty.detach())
+            diagnostics["loss"] = float(loss.detach())
+        return loss, diagnostics
 
     def update(self, expert: Transitions, agent: Transitions) -> dict[str, float]:
         """One gradient step on the IQ loss, then a Polyak target update; returns diagnostics."""

@@ -32,6 +32,7 @@ how ``V(s')`` is computed (online network, target network, double-Q) and passes 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -193,3 +194,31 @@ def iq_loss(
             "entropy_agent": float(policy_entropy(q_agent, alpha).mean()),
         }
     return loss, diagnostics
+
+
+def interpolate(x_expert: Tensor, x_agent: Tensor, mix: Tensor) -> Tensor:
+    """Points ``mix * x_expert + (1 - mix) * x_agent`` on the segments between paired rows.
+
+    ``mix`` is (N,) in [0, 1]; rows are paired in order (N = the smaller batch).
+    """
+    n = min(len(x_expert), len(x_agent), len(mix))
+    m = mix[:n].to(x_expert.dtype).unsqueeze(1)
+    return m * x_expert[:n] + (1.0 - m) * x_agent[:n]
+
+
+def value_gradient_penalty(
+    q_net: Callable[[Tensor], Tensor], points: Tensor, alpha: float
+) -> Tensor:
+    """Lipschitz penalty ``E[(||grad_x V(x)|| - 1)^2]`` at ``points`` (differentiable).
+
+    ``V = alpha * logsumexp(Q / alpha)``. On frozen features the expert's and the agent's
+    states are often linearly separable, and IQ then drives V up on every expert state and
+    down on every agent state (a saturated discriminator, |V| -> 1 / (1 - gamma)) with no
+    slope between them for the policy to climb. Keeping V 1-Lipschitz along the segments
+    between expert and agent states is the WGAN-GP remedy (Gulrajani et al. 2017) applied
+    to V: states closer to the expert's must be worth more.
+    """
+    x = points.detach().requires_grad_(True)
+    v = soft_value(q_net(x), alpha)
+    (grad,) = torch.autograd.grad(v.sum(), x, create_graph=True)
+    return (grad.norm(dim=1) - 1.0).pow(2).mean()

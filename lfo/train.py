@@ -99,6 +99,8 @@ class TrainConfig:
     """Gradient-norm clip of the Q head."""
     double_q: bool = False
     """Soft double-Q target."""
+    grad_penalty: float = 0.0
+    """IQ: weight of a 1-Lipschitz penalty on V along expert-agent segments (0 = off)."""
     idm_lr: float = 1e-3
     """Inverse dynamics model learning rate (``idm`` variant)."""
     idm_update_every: int = 2
@@ -271,7 +273,8 @@ class Trainer:
         self.settings = LearnerSettings(
             obs_dim=dim, n_actions=n_actions, hidden=tuple(cfg.hidden), alpha=cfg.alpha,
             gamma=cfg.gamma, chi2_alpha=cfg.chi2_alpha, lr=cfg.lr, tau=cfg.tau,
-            grad_clip=cfg.grad_clip, double_q=cfg.double_q, idm_lr=cfg.idm_lr,
+            grad_clip=cfg.grad_clip, double_q=cfg.double_q, grad_penalty=cfg.grad_penalty,
+            idm_lr=cfg.idm_lr,
             idm_update_every=cfg.idm_update_every, seed=cfg.seed,
         )
         self.learner = self.build_learner()

@@ -207,3 +207,28 @@ def test_state_only_expert_samples_do_not_say_which_action():
     assert float(loss_of(q_e=q_perm, variant="actions", expert_action=act)[0]) != pytest.approx(
         float(loss_of(variant="actions", expert_action=act)[0]), abs=1e-3
     )
+
+
+def test_value_gradient_penalty_by_hand():
+    """V = alpha * logsumexp(Wx / alpha): grad = sum_a pi_a w_a; penalty = (|grad| - 1)^2."""
+    one_action = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        one_action.weight.copy_(torch.tensor([[3.0, 4.0]]))
+    points = torch.tensor([[0.0, 0.0], [1.0, -2.0]])
+    assert iq.value_gradient_penalty(one_action, points, alpha=0.1).item() == pytest.approx(16.0)
+
+    two_actions = torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        two_actions.weight.copy_(torch.tensor([[2.0, 0.0], [0.0, 2.0]]))
+    # at x = 0 both actions tie: pi = (1/2, 1/2), grad V = (1, 1), |grad| = sqrt 2
+    penalty = iq.value_gradient_penalty(two_actions, torch.zeros(1, 2), alpha=0.5)
+    assert penalty.item() == pytest.approx((2**0.5 - 1) ** 2, rel=1e-6)
+    penalty.backward()  # differentiable in the network's weights
+    assert two_actions.weight.grad is not None and two_actions.weight.grad.abs().sum() > 0
+
+
+def test_interpolate_pairs_rows_and_mixes():
+    expert = torch.tensor([[1.0, 1.0], [2.0, 2.0], [9.0, 9.0]])
+    agent = torch.tensor([[0.0, 0.0], [0.0, 4.0]])
+    out = iq.interpolate(expert, agent, torch.tensor([0.25, 1.0, 0.5]))
+    assert torch.allclose(out, torch.tensor([[0.25, 0.25], [2.0, 2.0]]))

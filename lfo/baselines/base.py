@@ -58,6 +58,8 @@ class LearnerSettings:
     """Gradient-norm clip of the Q head."""
     double_q: bool = False
     """Soft double-Q target (soft-Q learners)."""
+    grad_penalty: float = 0.0
+    """IQ: weight of the 1-Lipschitz penalty on V between expert and agent states."""
     idm_hidden: tuple[int, ...] = (256, 256)
     """Hidden sizes of inverse dynamics models (IQ-idm, BCO)."""
     idm_lr: float = 1e-3

@@ -54,7 +54,8 @@ class IQLearner(Learner):
         self.agent = SoftQAgent(agent_config or SoftQConfig(
             obs_dim=s.obs_dim, n_actions=s.n_actions, hidden=tuple(s.hidden), variant=variant,
             alpha=s.alpha, gamma=s.gamma, chi2_alpha=s.chi2_alpha, lr=s.lr, tau=s.tau,
-            grad_clip=s.grad_clip, double_q=s.double_q, seed=s.seed,
+            grad_clip=s.grad_clip, double_q=s.double_q, grad_penalty=s.grad_penalty,
+            seed=s.seed,
         ))
         self.idm = (
             InverseDynamicsModel(IDMConfig(s.obs_dim, s.n_actions, hidden=tuple(s.idm_hidden),
