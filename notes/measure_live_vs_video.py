@@ -1,0 +1,86 @@
+"""Are the agent's live features distributed like the expert clips' decoded features?
+
+Plays one scripted-expert episode, encodes its frames two ways, and compares them:
+* live: through the env wrapper the agent acts with (Preprocess + frame stack), then the encoder;
+* video: the same frames written as the recorder writes clips (H.264), decoded and encoded
+  by the trainer's clip path (``lfo.features.compute_clip_features``).
+Reports the per-frame feature distance live vs video next to the distance between
+consecutive frames, and how well a logistic regression tells live from video features
+(0.5 = indistinguishable). Run: ``OMP_NUM_THREADS=1 python notes/measure_live_vs_video.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import encoders  # noqa: E402
+from lfo.envs import get_game  # noqa: E402
+from lfo.features import compute_clip_features  # noqa: E402
+from lfo.recorder import RecordConfig, record_episode  # noqa: E402
+from lfo.train import default_encoder  # noqa: E402
+from lfo.video import scan_folder, write_clip  # noqa: E402
+
+
+def live_stacks(game: str, frames: np.ndarray) -> np.ndarray:
+    """The stacks the agent's env wrapper would build from these native frames."""
+    pre = get_game(game).preprocess
+    per_frame = np.stack([pre.frame(f) for f in frames])
+    k = pre.stack
+    padded = np.concatenate([np.repeat(per_frame[:1], k - 1, axis=0), per_frame])
+    stacks = np.stack([padded[t:t + k] for t in range(len(frames))])
+    return stacks.reshape(len(frames), k * per_frame.shape[1], *per_frame.shape[2:])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--game", default="carracing")
+    p.add_argument("--encoder", default=None)
+    p.add_argument("--seed", type=int, default=777)
+    p.add_argument("--max-steps", type=int, default=600)
+    args = p.parse_args()
+    enc = encoders.load(args.encoder or default_encoder(args.game))
+    ep = record_episode(args.game, seed=args.seed, max_steps=args.max_steps)
+    live = enc.encode(live_stacks(args.game, ep.frames))
+    with tempfile.TemporaryDirectory() as tmp:
+        fps = get_game(args.game).control_hz()
+        write_clip(Path(tmp) / "clip.mp4", ep.frames, fps, crf=RecordConfig.crf)
+        clip = next(iter(scan_folder(tmp)))
+        video = compute_clip_features(clip, enc, args.game)
+    n = min(len(live), len(video))
+    live, video = live[:n], video[:n]
+    mu, sd = video.mean(0), video.std(0) + 1e-6  # the trainer standardises by the clips
+    zl, zv = (live - mu) / sd, (video - mu) / sd
+    d_same = np.linalg.norm(zl - zv, axis=1)
+    d_next = np.linalg.norm(zv[1:] - zv[:-1], axis=1)
+    d_rand = np.linalg.norm(zv - zv[np.random.default_rng(0).permutation(n)], axis=1)
+    print(f"{args.game}, encoder {enc.spec.name}, {n} frames")
+    print(f"|live - video| same frame: median {np.median(d_same):.2f}")
+    print(f"|video t+1 - video t|:     median {np.median(d_next):.2f}")
+    print(f"|video - random frame|:    median {np.median(d_rand):.2f}")
+    # separability: logistic regression on half the frames, accuracy on the other half
+    import torch
+    x = torch.tensor(np.concatenate([zl, zv]), dtype=torch.float32)
+    y = torch.cat([torch.ones(n), torch.zeros(n)])
+    idx = torch.randperm(2 * n, generator=torch.Generator().manual_seed(0))
+    tr, te = idx[: n], idx[n:]
+    w = torch.zeros(x.shape[1], requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([w, b], lr=0.05)
+    for _ in range(500):
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(x[tr] @ w + b, y[tr])
+        loss.backward()
+        opt.step()
+    acc = float(((x[te] @ w + b > 0).float() == y[te]).float().mean())
+    print(f"live-vs-video linear classifier, held-out accuracy: {acc:.3f} (0.5 = same)")
+
+
+if __name__ == "__main__":
+    main()
