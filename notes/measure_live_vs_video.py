@@ -6,7 +6,8 @@ Plays one scripted-expert episode, encodes its frames two ways, and compares the
   by the trainer's clip path (``lfo.features.compute_clip_features``).
 Reports the per-frame feature distance live vs video next to the distance between
 consecutive frames, and how well a logistic regression tells live from video features
-(0.5 = indistinguishable). Run: ``OMP_NUM_THREADS=1 python notes/measure_live_vs_video.py``.
+(0.5 = indistinguishable). Run: ``OMP_NUM_THREADS=1 python notes/measure_live_vs_video.py
+[--game pong --max-steps 1500] [--match-median]``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from lfo.envs import get_game  # noqa: E402
 from lfo.features import compute_clip_features  # noqa: E402
 from lfo.recorder import RecordConfig, record_episode  # noqa: E402
 from lfo.train import default_encoder  # noqa: E402
-from lfo.video import scan_folder, write_clip  # noqa: E402
+from lfo.video import read_clip, scan_folder, write_clip  # noqa: E402
 
 
 def live_stacks(game: str, frames: np.ndarray) -> np.ndarray:
@@ -44,6 +45,8 @@ def main() -> None:
     p.add_argument("--encoder", default=None)
     p.add_argument("--seed", type=int, default=777)
     p.add_argument("--max-steps", type=int, default=600)
+    p.add_argument("--match-median", action="store_true",
+                   help="experiment: match the decoded frames' median grey to the live ones'")
     args = p.parse_args()
     enc = encoders.load(args.encoder or default_encoder(args.game))
     ep = record_episode(args.game, seed=args.seed, max_steps=args.max_steps)
@@ -53,6 +56,22 @@ def main() -> None:
         write_clip(Path(tmp) / "clip.mp4", ep.frames, fps, crf=RecordConfig.crf)
         clip = next(iter(scan_folder(tmp)))
         video = compute_clip_features(clip, enc, args.game)
+        decoded = read_clip(clip)
+    if args.match_median:
+        # experiment: shift the decoded frames' grey levels so their median equals the
+        # live frames' (H.264 darkens Pong's whole field by ~1 grey level)
+        pre = get_game(args.game).preprocess
+        m = min(len(decoded), len(ep.frames))
+        per_live = np.stack([pre.frame(f) for f in ep.frames[:m]]).astype(int)
+        per_dec = np.stack([pre.frame(f) for f in decoded[:m]]).astype(int)
+        shift = int(np.median(per_live) - np.median(per_dec))
+        print(f"median grey: live {np.median(per_live):g}, decoded {np.median(per_dec):g}; "
+              f"decoded frames shifted by {shift:+d}")
+        fixed = np.clip(per_dec + shift, 0, 255).astype(np.uint8)
+        k = pre.stack
+        padded = np.concatenate([np.repeat(fixed[:1], k - 1, axis=0), fixed])
+        stacks = np.stack([padded[t:t + k] for t in range(m)])
+        video = enc.encode(stacks.reshape(m, -1, *fixed.shape[2:]))
     n = min(len(live), len(video))
     live, video = live[:n], video[:n]
     mu, sd = video.mean(0), video.std(0) + 1e-6  # the trainer standardises by the clips
