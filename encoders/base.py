@@ -66,8 +66,15 @@ def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
 
 
 def preprocess_dict(preprocess: Any) -> dict[str, Any]:
-    """A Preprocess as a JSON-able dict (tuples become lists)."""
-    return json.loads(json.dumps(asdict(preprocess)))
+    """A Preprocess as a JSON-able dict (tuples become lists).
+
+    Fields added later are left out at their off value (``objects = 0``), so the ids and
+    cache keys of everything made before them stay the same.
+    """
+    data = json.loads(json.dumps(asdict(preprocess)))
+    if data.get("objects") == 0:
+        del data["objects"]
+    return data
 
 
 class Encoder(nn.Module):

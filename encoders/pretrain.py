@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,8 @@ def view(game: str, name: str = "default") -> Preprocess:
     gyro indicators (columns 16+) that echo the pressed action are masked. This is the
     game's default view since the probe below showed speed needs the bar.
     ``nohud``: the earlier default, the whole HUD cropped (rows 84-95).
+    ``objects``: any game, grey levels replaced by the object mask of
+    :attr:`lfo.preprocess.Preprocess.objects` (threshold 16).
     """
     from lfo.envs import get_game
 
@@ -64,6 +66,9 @@ def view(game: str, name: str = "default") -> Preprocess:
                               grayscale=pre.grayscale, stack=pre.stack)
         return Preprocess(crop=(0, 84, 0, 96), size=pre.size, grayscale=pre.grayscale,
                           stack=pre.stack)
+    if name == "objects":
+        # codec-robust object mask (Preprocess.objects): for Atari's near-static screens
+        return replace(pre, objects=16)
     raise ValueError(f"unknown view {name!r} for {game}")
 
 

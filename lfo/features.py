@@ -74,11 +74,20 @@ def cache_key(clip_digest: str, encoder_id: str, game: str, preprocess: Preproce
         "clip": clip_digest,
         "encoder": encoder_id,
         "game": spec.name,
-        "preprocess": asdict(preprocess),
+        "preprocess": _preprocess_key(preprocess),
         "fps": spec.control_hz(),
         "size": list(spec.native_size),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _preprocess_key(preprocess: Preprocess) -> dict:
+    """Preprocess fields for the cache key; later-added fields at their off value are left
+    out, so caches made before them stay valid."""
+    data = asdict(preprocess)
+    if data.get("objects") == 0:
+        del data["objects"]
+    return data
 
 
 def _check_compatible(encoder, pre: Preprocess) -> None:

@@ -31,6 +31,11 @@ class Preprocess:
         size: ``(height, width)`` after resizing (area interpolation).
         grayscale: convert to one luminance channel.
         stack: number of consecutive frames stacked along channels (motion/speed cues).
+        objects: if > 0, a codec-robust "object view" (grey only): each frame becomes
+            255 where ``|grey - the frame's median grey| > objects`` and 0 elsewhere. On a
+            near-static screen (Atari) H.264 shifts the whole field by ~1 grey level and
+            smears 1-2 px objects, which makes decoded clips linearly separable from live
+            frames; the mask removes that (see notes/iq_core.md). 0 keeps grey levels.
     """
 
     crop: tuple[int, int, int, int] | None = None
@@ -38,12 +43,15 @@ class Preprocess:
     size: tuple[int, int] = (84, 84)
     grayscale: bool = True
     stack: int = 4
+    objects: int = 0
 
     def __post_init__(self) -> None:
         if self.stack < 1:
             raise ValueError(f"stack must be >= 1, got {self.stack}")
         if min(self.size) < 1:
             raise ValueError(f"size must be positive, got {self.size}")
+        if self.objects < 0 or (self.objects > 0 and not self.grayscale):
+            raise ValueError(f"objects needs grayscale and a threshold >= 0, got {self.objects}")
         if self.crop is not None:
             top, bottom, left, right = self.crop
             if not (0 <= top < bottom and 0 <= left < right):
@@ -75,7 +83,11 @@ class Preprocess:
         height, width = self.size
         out = cv2.resize(np.ascontiguousarray(rgb), (width, height), interpolation=cv2.INTER_AREA)
         if self.grayscale:
-            return cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[None]
+            grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
+            if self.objects > 0:
+                deviation = np.abs(grey.astype(np.int16) - int(np.median(grey)))
+                grey = np.where(deviation > self.objects, 255, 0).astype(np.uint8)
+            return grey[None]
         return rearrange(out, "h w c -> c h w")
 
     def frames(self, rgb: np.ndarray) -> np.ndarray:
