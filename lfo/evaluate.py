@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from lfo.envs import make_env
+from lfo.preprocess import Preprocess
 
 #: evaluation seeds live below this; demonstration clips are recorded from it upwards
 DEMO_SEED_BASE = 10_000
@@ -94,9 +95,13 @@ def evaluate(
     env_options: dict[str, Any] | None = None,
     max_steps: int | None = None,
     record_first: bool = False,
+    preprocess: Preprocess | None = None,
 ) -> EvalResult:
-    """Run ``policy`` for one episode per seed; optionally keep the first one's frames."""
-    env = make_env(game, **(env_options or {}))
+    """Run ``policy`` for one episode per seed; optionally keep the first one's frames.
+
+    ``preprocess``: the view the policy's encoder needs (default: the game's).
+    """
+    env = make_env(game, preprocess=preprocess, **(env_options or {}))
     episodes = [
         run_episode(env, policy, seed=s, max_steps=max_steps, record=record_first and i == 0)
         for i, s in enumerate(seeds)

@@ -173,3 +173,13 @@ def clip_features(
         np.savez(f, features=feats, key=key, checksum=checksum)
     os.replace(tmp, path)
     return feats
+
+
+def encoder_view(encoder, game: str) -> Preprocess:
+    """The Preprocess an encoder was trained on (its checkpoint's record), else the game's.
+
+    Clips and the agent's live frames must both go through this view.
+    """
+    from encoders.registry import preprocess_from_dict
+
+    return preprocess_from_dict(getattr(encoder.spec, "preprocess", None), game)

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from lfo.envs import make_env
 from lfo.evaluate import EvalResult, evaluate, normalised_score
+from lfo.features import encoder_view
 from lfo.shifts import env_shifts, get_env_shift
 
 MODES = ("greedy", "sampled")
@@ -140,7 +141,8 @@ def load_run(folder: str | Path) -> RunPolicy:
 def _evaluate_row(run: RunPolicy, options: dict[str, Any], seeds: list[int], modes, max_steps):
     return {
         mode: evaluate(run.game, run.policy(mode == "greedy"), seeds, mode=mode,
-                       env_options=options, max_steps=max_steps)
+                       env_options=options, max_steps=max_steps,
+                       preprocess=encoder_view(run.encoder, run.game))
         for mode in modes
     }
 

@@ -240,7 +240,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig) -> None:
         import encoders
-        from lfo.features import clip_features
+        from lfo.features import clip_features, encoder_view
 
         if cfg.variant not in ("idm", "state-only"):
             raise ValueError(f"variant must be 'idm' or 'state-only', got {cfg.variant!r}")
@@ -253,8 +253,9 @@ class Trainer:
         self.out = cfg.resolved_out(self.game)
         warn_on_mismatch(self.folder, self.game)
         self.encoder = encoders.load(cfg.encoder or default_encoder(self.game))
+        self.view = encoder_view(self.encoder, self.game)
         feats = [
-            clip_features(c, self.encoder, self.game)
+            clip_features(c, self.encoder, self.game, preprocess=self.view)
             for c in tqdm(self.folder.clips, desc="encoding clips", disable=not cfg.progress)
         ]
         self.normalizer = FeatureNormalizer.fit(np.concatenate(feats))
@@ -267,7 +268,7 @@ class Trainer:
         self.expert_clip = self.normalizer(feats[0])
         self.expert_return = expert_return(self.folder, metadata)
 
-        self.env = make_env(self.game, **cfg.env_options)
+        self.env = make_env(self.game, preprocess=self.view, **cfg.env_options)
         n_actions = int(self.env.action_space.n)
         dim = int(self.expert.obs.shape[1])
         self.settings = LearnerSettings(
@@ -386,7 +387,8 @@ class Trainer:
 
     def evaluate(self, episodes: int, record: bool = False) -> dict[str, EvalResult]:
         seeds = list(EVAL_SEEDS[:episodes])
-        kw = dict(env_options=self.cfg.env_options, max_steps=self.cfg.max_episode_steps)
+        kw = dict(env_options=self.cfg.env_options, max_steps=self.cfg.max_episode_steps,
+                  preprocess=self.view)
         return {
             "greedy": evaluate(self.game, self.policy(True), seeds, mode="greedy",
                                record_first=record, **kw),

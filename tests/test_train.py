@@ -142,3 +142,22 @@ def test_cli_reports_a_folder_without_clips_in_one_line(tmp_path):
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "no decodable video" in result.stderr and "notes.mp4" in result.stderr
+
+
+def test_clips_and_live_frames_go_through_the_encoders_own_view(tiny_clips, tmp_path):
+    """An encoder trained on another view (here the object mask) gets that view for the
+    clips *and* for the agent's env, not the game's default."""
+    from dataclasses import replace
+
+    from encoders.registry import build_conv, save_checkpoint
+    from lfo.envs import get_game
+
+    view = replace(get_game("carracing").preprocess, objects=16)
+    encoder = build_conv("carracing", preprocess=view)
+    ckpt = save_checkpoint(tmp_path / "objects.pt", encoder, game="carracing", preprocess=view)
+    trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", encoder=str(ckpt)))
+    assert trainer.view == view
+    obs, _ = trainer.env.reset(seed=0)
+    assert set(np.unique(obs)) <= {0, 255}  # the live frames are object masks too
+    default = Trainer(tiny_config(tiny_clips, tmp_path / "run2"))
+    assert default.view == get_game("carracing").preprocess
