@@ -23,15 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import encoders  # noqa: E402
 from lfo.envs import get_game  # noqa: E402
-from lfo.features import compute_clip_features  # noqa: E402
+from lfo.features import compute_clip_features, encoder_view  # noqa: E402
 from lfo.recorder import RecordConfig, record_episode  # noqa: E402
 from lfo.train import default_encoder  # noqa: E402
 from lfo.video import read_clip, scan_folder, write_clip  # noqa: E402
 
 
-def live_stacks(game: str, frames: np.ndarray) -> np.ndarray:
+def live_stacks(game: str, frames: np.ndarray, pre=None) -> np.ndarray:
     """The stacks the agent's env wrapper would build from these native frames."""
-    pre = get_game(game).preprocess
+    pre = pre or get_game(game).preprocess
     per_frame = np.stack([pre.frame(f) for f in frames])
     k = pre.stack
     padded = np.concatenate([np.repeat(per_frame[:1], k - 1, axis=0), per_frame])
@@ -50,12 +50,13 @@ def main() -> None:
     args = p.parse_args()
     enc = encoders.load(args.encoder or default_encoder(args.game))
     ep = record_episode(args.game, seed=args.seed, max_steps=args.max_steps)
-    live = enc.encode(live_stacks(args.game, ep.frames))
+    view = encoder_view(enc, args.game)
+    live = enc.encode(live_stacks(args.game, ep.frames, view))
     with tempfile.TemporaryDirectory() as tmp:
         fps = get_game(args.game).control_hz()
         write_clip(Path(tmp) / "clip.mp4", ep.frames, fps, crf=RecordConfig.crf)
         clip = next(iter(scan_folder(tmp)))
-        video = compute_clip_features(clip, enc, args.game)
+        video = compute_clip_features(clip, enc, args.game, preprocess=view)
         decoded = read_clip(clip)
     if args.match_median:
         # experiment: shift the decoded frames' grey levels so their median equals the
