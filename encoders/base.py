@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -66,15 +66,8 @@ def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
 
 
 def preprocess_dict(preprocess: Any) -> dict[str, Any]:
-    """A Preprocess as a JSON-able dict (tuples become lists).
-
-    Fields added later are left out at their off value (``objects = 0``), so the ids and
-    cache keys of everything made before them stay the same.
-    """
-    data = json.loads(json.dumps(asdict(preprocess)))
-    if data.get("objects") == 0:
-        del data["objects"]
-    return data
+    """A Preprocess as a JSON-able dict (:meth:`lfo.preprocess.Preprocess.record`)."""
+    return preprocess.record()
 
 
 class Encoder(nn.Module):

@@ -74,20 +74,11 @@ def cache_key(clip_digest: str, encoder_id: str, game: str, preprocess: Preproce
         "clip": clip_digest,
         "encoder": encoder_id,
         "game": spec.name,
-        "preprocess": _preprocess_key(preprocess),
+        "preprocess": preprocess.record(),
         "fps": spec.control_hz(),
         "size": list(spec.native_size),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def _preprocess_key(preprocess: Preprocess) -> dict:
-    """Preprocess fields for the cache key; later-added fields at their off value are left
-    out, so caches made before them stay valid."""
-    data = asdict(preprocess)
-    if data.get("objects") == 0:
-        del data["objects"]
-    return data
 
 
 def _check_compatible(encoder, pre: Preprocess) -> None:
@@ -182,4 +173,4 @@ def encoder_view(encoder, game: str) -> Preprocess:
     """
     from encoders.registry import preprocess_from_dict
 
-    return preprocess_from_dict(getattr(encoder.spec, "preprocess", None), game)
+    return preprocess_from_dict(encoder.spec.preprocess, game)

@@ -12,7 +12,8 @@ Layout: a single frame in ``(H, W, 3)`` RGB uint8 becomes ``(c, h, w)`` uint8 wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
@@ -56,6 +57,15 @@ class Preprocess:
             top, bottom, left, right = self.crop
             if not (0 <= top < bottom and 0 <= left < right):
                 raise ValueError(f"crop (top, bottom, left, right) is empty: {self.crop}")
+
+    def record(self) -> dict:
+        """The fields as a JSON-able dict (tuples become lists), for checkpoints, ids and
+        cache keys. Fields added later are left out at their off value (``objects = 0``),
+        so records made before them stay valid."""
+        data = json.loads(json.dumps(asdict(self)))
+        if data["objects"] == 0:
+            del data["objects"]
+        return data
 
     @property
     def channels(self) -> int:

@@ -29,16 +29,6 @@ from lfo.train import default_encoder  # noqa: E402
 from lfo.video import read_clip, scan_folder, write_clip  # noqa: E402
 
 
-def live_stacks(game: str, frames: np.ndarray, pre=None) -> np.ndarray:
-    """The stacks the agent's env wrapper would build from these native frames."""
-    pre = pre or get_game(game).preprocess
-    per_frame = np.stack([pre.frame(f) for f in frames])
-    k = pre.stack
-    padded = np.concatenate([np.repeat(per_frame[:1], k - 1, axis=0), per_frame])
-    stacks = np.stack([padded[t:t + k] for t in range(len(frames))])
-    return stacks.reshape(len(frames), k * per_frame.shape[1], *per_frame.shape[2:])
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--game", default="carracing")
@@ -51,28 +41,25 @@ def main() -> None:
     enc = encoders.load(args.encoder or default_encoder(args.game))
     ep = record_episode(args.game, seed=args.seed, max_steps=args.max_steps)
     view = encoder_view(enc, args.game)
-    live = enc.encode(live_stacks(args.game, ep.frames, view))
+    live = enc.encode(view.clip(ep.frames))  # what the env wrapper builds, frame by frame
     with tempfile.TemporaryDirectory() as tmp:
         fps = get_game(args.game).control_hz()
         write_clip(Path(tmp) / "clip.mp4", ep.frames, fps, crf=RecordConfig.crf)
         clip = next(iter(scan_folder(tmp)))
-        video = compute_clip_features(clip, enc, args.game, preprocess=view)
-        decoded = read_clip(clip)
-    if args.match_median:
-        # experiment: shift the decoded frames' grey levels so their median equals the
-        # live frames' (H.264 darkens Pong's whole field by ~1 grey level)
-        pre = get_game(args.game).preprocess
-        m = min(len(decoded), len(ep.frames))
-        per_live = np.stack([pre.frame(f) for f in ep.frames[:m]]).astype(int)
-        per_dec = np.stack([pre.frame(f) for f in decoded[:m]]).astype(int)
-        shift = int(np.median(per_live) - np.median(per_dec))
-        print(f"median grey: live {np.median(per_live):g}, decoded {np.median(per_dec):g}; "
-              f"decoded frames shifted by {shift:+d}")
-        fixed = np.clip(per_dec + shift, 0, 255).astype(np.uint8)
-        k = pre.stack
-        padded = np.concatenate([np.repeat(fixed[:1], k - 1, axis=0), fixed])
-        stacks = np.stack([padded[t:t + k] for t in range(m)])
-        video = enc.encode(stacks.reshape(m, -1, *fixed.shape[2:]))
+        if not args.match_median:
+            video = compute_clip_features(clip, enc, args.game, preprocess=view)
+        else:
+            # experiment: shift the decoded frames' grey levels so their median equals the
+            # live frames' (H.264 darkens Pong's whole field by ~1 grey level)
+            decoded = read_clip(clip)
+            m = min(len(decoded), len(ep.frames))
+            per_live = view.frames(ep.frames[:m]).astype(int)
+            per_dec = view.frames(decoded[:m]).astype(int)
+            shift = int(np.median(per_live) - np.median(per_dec))
+            print(f"median grey: live {np.median(per_live):g}, decoded "
+                  f"{np.median(per_dec):g}; decoded frames shifted by {shift:+d}")
+            fixed = np.clip(per_dec + shift, 0, 255).astype(np.uint8)
+            video = enc.encode(view.stack_frames(fixed))
     n = min(len(live), len(video))
     live, video = live[:n], video[:n]
     mu, sd = video.mean(0), video.std(0) + 1e-6  # the trainer standardises by the clips
