@@ -124,10 +124,27 @@ class ReplayBuffer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore what :meth:`state_dict` saved (capacity and feature size must match)."""
-        n = int(state["size"])
-        if int(state["capacity"]) != self.capacity or state["obs"].shape[1:] != self.obs.shape[1:]:
-            raise ValueError("replay checkpoint does not match this buffer's capacity/feature size")
-        self.obs[:n], self.next_obs[:n] = state["obs"], state["next_obs"]
-        self.action[:n], self.done[:n] = state["action"], state["done"]
-        self.size, self.cursor = n, int(state["cursor"])
+        """Restore what :meth:`state_dict` saved.
+
+        With the same capacity the buffer is restored exactly (contents and cursor). With a
+        different capacity (a resumed run given a larger ``--steps``) the saved transitions are
+        replayed oldest first, so a larger buffer holds all of them and a smaller one the
+        newest that fit.
+        """
+        n, saved_capacity = int(state["size"]), int(state["capacity"])
+        if state["obs"].shape[1:] != self.obs.shape[1:]:
+            raise ValueError(
+                f"replay checkpoint has features of shape {state['obs'].shape[1:]}, "
+                f"this buffer {self.obs.shape[1:]}"
+            )
+        if saved_capacity == self.capacity:
+            self.obs[:n], self.next_obs[:n] = state["obs"], state["next_obs"]
+            self.action[:n], self.done[:n] = state["action"], state["done"]
+            self.size, self.cursor = n, int(state["cursor"])
+            return
+        cursor = int(state["cursor"]) if n == saved_capacity else 0
+        order = np.concatenate([np.arange(cursor, n), np.arange(0, cursor)])[-self.capacity:]
+        m = len(order)
+        self.obs[:m], self.next_obs[:m] = state["obs"][order], state["next_obs"][order]
+        self.action[:m], self.done[:m] = state["action"][order], state["done"][order]
+        self.size, self.cursor = m, m % self.capacity

@@ -83,6 +83,16 @@ def test_resume_continues_at_the_checkpointed_step_with_the_same_replay(
     assert summary["steps"] == 160
 
 
+def test_a_finished_run_can_be_extended_with_more_steps(tiny_clips, tmp_path):
+    """``--resume --steps N`` with N above the saved budget continues a finished run."""
+    Trainer(tiny_config(tiny_clips, tmp_path / "run", steps=160)).run()
+    longer = Trainer(load_run_config(tmp_path / "run", steps=240, progress=False))
+    longer.load_checkpoint()
+    assert longer.step == 160 and len(longer.replay) == 160 and longer.replay.capacity == 240
+    summary = longer.run(resume=True)
+    assert summary["steps"] == 240 and len(longer.replay) == 240
+
+
 def test_corrupt_checkpoint_is_a_clear_error(tiny_clips, tmp_path):
     cfg = tiny_config(tiny_clips, tmp_path / "run", steps=100)
     train(cfg)
