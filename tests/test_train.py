@@ -93,6 +93,20 @@ def test_a_finished_run_can_be_extended_with_more_steps(tiny_clips, tmp_path):
     assert summary["steps"] == 240 and len(longer.replay) == 240
 
 
+def test_label_audit_reads_a_finished_run(tiny_clips, tmp_path):
+    """The evaluation-only audit compares the run's IDM labels and greedy actions with the
+    recorded actions on every expert pair."""
+    from lfo.label_audit import audit_run
+
+    Trainer(tiny_config(tiny_clips, tmp_path / "run", steps=120)).run()
+    result = audit_run(tmp_path / "run")
+    assert result["step"] == 120 and result["pairs"] == 2 * 60
+    for name in ("idm", "policy_greedy"):
+        counts = np.array(result[name]["confusion"])
+        assert counts.shape == (5, 5) and counts.sum() == 120
+        assert result[name]["accuracy"] == pytest.approx(np.trace(counts) / 120)
+
+
 def test_corrupt_checkpoint_is_a_clear_error(tiny_clips, tmp_path):
     cfg = tiny_config(tiny_clips, tmp_path / "run", steps=100)
     train(cfg)

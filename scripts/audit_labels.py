@@ -1,0 +1,46 @@
+"""EVALUATION ONLY: compare a run's IDM labels and greedy actions on the expert pairs with the
+expert's recorded actions (which the run itself never saw).
+
+    python scripts/audit_labels.py runs/carracing-idm-s0 [--json results/x.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lfo.label_audit import audit_run  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a run folder written by train_lfo.py / benchmark.py")
+    parser.add_argument("--json", help="also write the audit here")
+    args = parser.parse_args(argv)
+    try:
+        result = audit_run(args.run)
+    except (RuntimeError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name in ("idm", "policy_greedy"):
+        if name in result:
+            a = result[name]
+            print(f"{name:14s} accuracy {a['accuracy']:.3f} (most frequent action: "
+                  f"{a['prior_accuracy']:.3f}); recall per action "
+                  + " ".join(f"{r:.2f}" for r in a["recall"]))
+            expert = " ".join(f"{f:.2f}" for f in a["expert_frequency"])
+            guessed = " ".join(f"{f:.2f}" for f in a["guessed_frequency"])
+            print(f"{'':14s} expert frequency {expert} | guessed {guessed}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
