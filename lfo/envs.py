@@ -8,6 +8,9 @@ the same game with native RGB observations (for scripted experts and the recorde
 ``options`` are passed to ``gymnasium.make`` and are the hook for distribution-shift
 settings: ``domain_randomize`` and ``lap_complete_percent`` for CarRacing,
 ``repeat_action_probability`` (sticky actions), ``mode`` and ``difficulty`` for Atari.
+One option is ours and valid for every game: ``action_repeat=k`` holds each agent action
+for k env steps (gymnasium's ``RepeatAction``), so the agent decides at
+``control_hz / k``; videos are then decoded at that rate too.
 """
 
 from __future__ import annotations
@@ -19,11 +22,15 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from einops import rearrange
-from gymnasium.wrappers import FrameStackObservation, TransformObservation
+from gymnasium.wrappers import FrameStackObservation, RepeatAction, TransformObservation
 
 from lfo.preprocess import Preprocess
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+
+#: the env option, valid for every game, that holds each action for k env steps
+ACTION_REPEAT = "action_repeat"
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,8 @@ class GameSpec:
         options: the ``gymnasium.make`` kwargs a user may change (shift settings).
         native_size: ``(height, width)`` of the env's RGB observation; videos are
             decoded at this size so one Preprocess serves both sources.
-        base_hz: the emulator/physics rate; the control rate is ``base_hz / frameskip``.
+        base_hz: the emulator/physics rate; the control rate is
+            ``base_hz / frameskip / action_repeat``.
         preprocess: the default view of the game.
     """
 
@@ -53,7 +61,8 @@ class GameSpec:
     def control_hz(self, options: dict[str, Any] | None = None) -> float:
         """Agent decisions per second (the rate video frames are resampled to)."""
         merged = {**self.kwargs, **(options or {})}
-        return self.base_hz / float(merged.get("frameskip", 1))
+        repeat = float(merged.get(ACTION_REPEAT, 1))
+        return self.base_hz / float(merged.get("frameskip", 1)) / repeat
 
 
 # CarRacing: the bottom 12 rows of the 96x96 frame are a HUD. From the left: the true
@@ -122,16 +131,23 @@ def make_raw_env(
     calls continue a reproducible sequence; the action space is seeded too.
     """
     spec = get_game(game)
-    unknown = sorted(set(options) - set(spec.options))
+    unknown = sorted(set(options) - set(spec.options) - {ACTION_REPEAT})
     if unknown:
         raise ValueError(
-            f"unknown option(s) {unknown} for {spec.name}; allowed: {', '.join(spec.options)}"
+            f"unknown option(s) {unknown} for {spec.name}; allowed: "
+            f"{', '.join((*spec.options, ACTION_REPEAT))}"
         )
+    gym_options = {k: v for k, v in options.items() if k != ACTION_REPEAT}
+    repeat = options.get(ACTION_REPEAT, 1)
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+        raise ValueError(f"{ACTION_REPEAT} must be an integer >= 1, got {repeat!r}")
     if spec.env_id.startswith("ALE/"):
         import ale_py
 
         gym.register_envs(ale_py)
-    env = gym.make(spec.env_id, render_mode=render_mode, **{**spec.kwargs, **options})
+    env = gym.make(spec.env_id, render_mode=render_mode, **{**spec.kwargs, **gym_options})
+    if repeat > 1:
+        env = RepeatAction(env, repeat)
     env.metadata = {**env.metadata, "control_hz": spec.control_hz(options), "game": spec.name}
     if seed is not None:
         env.reset(seed=seed)

@@ -39,11 +39,17 @@ def file_digest(path: str | Path) -> str:
 
 
 def iter_stacked_chunks(
-    clip: ClipInfo, game: str, *, preprocess: Preprocess | None = None, chunk_frames: int = 256
+    clip: ClipInfo,
+    game: str,
+    *,
+    preprocess: Preprocess | None = None,
+    chunk_frames: int = 256,
+    control_hz: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Stacked preprocessed views of a clip, chunk by chunk: uint8 ``(t, k*c, h, w)``.
 
-    Frames are decoded at the game's control rate and native size, preprocessed, and
+    Frames are decoded at the control rate (the game's default, or ``control_hz``, e.g.
+    with an action repeat) and native size, preprocessed, and
     stacked exactly as :meth:`Preprocess.clip` would on the whole clip: the last
     ``stack - 1`` frames of a chunk are carried into the next one, and the first frame
     of the clip is repeated before its start (as the env wrapper does at reset).
@@ -52,7 +58,8 @@ def iter_stacked_chunks(
     pre = preprocess or spec.preprocess
     carry = np.zeros((0, pre.channels, *pre.size), dtype=np.uint8)
     chunks = iter_frame_chunks(
-        clip, fps=spec.control_hz(), size=spec.native_size, chunk_frames=chunk_frames
+        clip, fps=control_hz or spec.control_hz(), size=spec.native_size,
+        chunk_frames=chunk_frames,
     )
     for rgb in chunks:
         frames = pre.frames(rgb)
@@ -66,7 +73,10 @@ def iter_stacked_chunks(
         yield stacked
 
 
-def cache_key(clip_digest: str, encoder_id: str, game: str, preprocess: Preprocess) -> str:
+def cache_key(
+    clip_digest: str, encoder_id: str, game: str, preprocess: Preprocess,
+    control_hz: float | None = None,
+) -> str:
     """Key of one clip's features: content + encoder + preprocessing + decoding settings."""
     spec = get_game(game)
     parts = {
@@ -75,7 +85,7 @@ def cache_key(clip_digest: str, encoder_id: str, game: str, preprocess: Preproce
         "encoder": encoder_id,
         "game": spec.name,
         "preprocess": preprocess.record(),
-        "fps": spec.control_hz(),
+        "fps": control_hz or spec.control_hz(),
         "size": list(spec.native_size),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
@@ -101,12 +111,14 @@ def _check_compatible(encoder, pre: Preprocess) -> None:
 
 
 def compute_clip_features(
-    clip: ClipInfo, encoder, game: str, *, preprocess: Preprocess | None = None
+    clip: ClipInfo, encoder, game: str, *, preprocess: Preprocess | None = None,
+    control_hz: float | None = None,
 ) -> np.ndarray:
     """Encode a clip without any cache: float32 ``(T, D)``."""
     pre = preprocess or get_game(game).preprocess
     _check_compatible(encoder, pre)
-    parts = [encoder.encode(stacks) for stacks in iter_stacked_chunks(clip, game, preprocess=pre)]
+    chunks = iter_stacked_chunks(clip, game, preprocess=pre, control_hz=control_hz)
+    parts = [encoder.encode(stacks) for stacks in chunks]
     if not parts:
         return np.zeros((0, encoder.spec.feature_dim), dtype=np.float32)
     return np.concatenate(parts)
@@ -136,6 +148,7 @@ def clip_features(
     cache_dir: Path | None = DEFAULT_CACHE,
     *,
     preprocess: Preprocess | None = None,
+    control_hz: float | None = None,
 ) -> np.ndarray:
     """Features of every control-rate frame of a clip: float32 ``(T, D)``, cached.
 
@@ -145,18 +158,19 @@ def clip_features(
         game: the game the clip shows (sets the decode rate, size and Preprocess).
         cache_dir: where to cache; ``None`` disables the cache.
         preprocess: override the game's Preprocess (must match the encoder's).
+        control_hz: decode at this rate instead of the game's default control rate.
     """
     pre = preprocess or get_game(game).preprocess
     if cache_dir is None:
-        return compute_clip_features(clip, encoder, game, preprocess=pre)
-    key = cache_key(file_digest(clip.path), encoder.spec.id, game, pre)
+        return compute_clip_features(clip, encoder, game, preprocess=pre, control_hz=control_hz)
+    key = cache_key(file_digest(clip.path), encoder.spec.id, game, pre, control_hz)
     path = Path(cache_dir) / f"{Path(clip.path).stem}-{key}.npz"
     if path.exists():
         feats = _read_cache(path, key, encoder.spec.feature_dim)
         if feats is not None:
             return feats
         warnings.warn(f"feature cache {path} is corrupt; rebuilding it", stacklevel=2)
-    feats = compute_clip_features(clip, encoder, game, preprocess=pre)
+    feats = compute_clip_features(clip, encoder, game, preprocess=pre, control_hz=control_hz)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     with open(tmp, "wb") as f:  # a file handle: np.savez would append ".npz" to a name

@@ -81,13 +81,20 @@ class RunPolicy:
         return EncodedPolicy(self.encoder, self.normalizer, self.load_learner(), greedy)
 
 
+def run_env_options(config: dict[str, Any]) -> dict[str, Any]:
+    """The agent's env options of a saved run config (its ``env_options`` + action repeat)."""
+    from lfo.train import env_options_with_repeat
+
+    return env_options_with_repeat(config.get("env_options"), int(config.get("action_repeat", 1)))
+
+
 def _learner_loader(config: dict[str, Any], state: dict[str, Any], ckpt: Path,
                     obs_dim: int) -> Callable[[], Any]:
     """Rebuild the run's learner as :class:`lfo.train.Trainer` does, then load the checkpoint."""
     from lfo.baselines import LearnerSettings, build_learner
 
     method = state.get("method") or config.get("method") or f"iq-{config.get('variant', 'idm')}"
-    n_actions = int(make_env(config["game"], **(config.get("env_options") or {})).action_space.n)
+    n_actions = int(make_env(config["game"], **run_env_options(config)).action_space.n)
     fields = {f.name for f in dataclasses.fields(LearnerSettings)} - {"obs_dim", "n_actions"}
     kwargs = {k: tuple(v) if isinstance(v, list) else v
               for k, v in config.items() if k in fields}
@@ -165,7 +172,7 @@ def shift_eval(cfg: ShiftEvalConfig) -> dict[str, Any]:
     names = list(cfg.shifts) if cfg.shifts is not None else list(env_shifts(run.game))
     shifts = [get_env_shift(run.game, n) for n in names]  # unknown names fail before any work
     max_steps = cfg.max_steps if cfg.max_steps is not None else run.config.get("max_episode_steps")
-    base_options = dict(run.config.get("env_options") or {})
+    base_options = run_env_options(run.config)
     base_seeds = list(range(cfg.episodes))
     video = [load_run(v) for v in cfg.video_runs]
     for other in video:

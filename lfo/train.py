@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from lfo.baselines import Learner, LearnerSettings, build_learner, get_method
 from lfo.data import ExpertPairs, ReplayBuffer
-from lfo.envs import get_game, make_env
+from lfo.envs import ACTION_REPEAT, get_game, make_env
 from lfo.evaluate import (
     EVAL_SEEDS,
     EvalResult,
@@ -121,6 +121,9 @@ class TrainConfig:
     """Env steps between logged training diagnostics."""
     env_options: dict[str, Any] = field(default_factory=dict)
     """Shift settings for the agent's env (see :mod:`lfo.envs`)."""
+    action_repeat: int = 1
+    """Hold each agent action for this many env steps; the clips are then decoded at the
+    same lower rate, so an expert pair spans the same time as one agent step."""
     video_shift: str | None = None
     """Train from a shifted copy of the videos (``fps25``, ``up2x``, ``mixed-skill``...; see
     :mod:`lfo.shifts`), built once under ``.cache/shifted/``."""
@@ -128,6 +131,10 @@ class TrainConfig:
     """Show a tqdm progress bar."""
     resume: bool = False
     """Continue the run in ``out`` from its last checkpoint (its config.json wins)."""
+
+    def agent_env_options(self) -> dict[str, Any]:
+        """The env options of the agent's world: ``env_options`` plus the action repeat."""
+        return env_options_with_repeat(self.env_options, self.action_repeat)
 
     @property
     def resolved_method(self) -> str:
@@ -173,11 +180,23 @@ def expert_return(folder: ClipFolder, metadata: list[dict] | None = None) -> flo
     return float(np.mean(values)) if values else float("nan")
 
 
-def warn_on_mismatch(folder: ClipFolder, game: str) -> None:
-    """Warn (once per kind) when clips must be resampled or resized to the env's view."""
+def env_options_with_repeat(options: dict[str, Any] | None, action_repeat: int) -> dict[str, Any]:
+    """``options`` with ``action_repeat`` added when it is above 1."""
+    options = dict(options or {})
+    if action_repeat != 1:
+        options[ACTION_REPEAT] = action_repeat
+    return options
+
+
+def warn_on_mismatch(folder: ClipFolder, game: str, action_repeat: int = 1) -> None:
+    """Warn (once per kind) when clips must be resampled or resized to the env's view.
+
+    With an action repeat, clips at the game's native control rate are decoded at the
+    lower rate on purpose: only clips at neither rate are reported."""
     spec = get_game(game)
     hz, (h, w) = spec.control_hz(), spec.native_size
-    off_rate = [c.path.name for c in folder if abs(c.fps - hz) > 0.01 * hz]
+    rates = (hz, hz / action_repeat)
+    off_rate = [c.path.name for c in folder if all(abs(c.fps - r) > 0.01 * r for r in rates)]
     off_size = [c.path.name for c in folder if (c.height, c.width) != (h, w)]
     if off_rate:
         warnings.warn(f"{len(off_rate)} clip(s) are not at {hz:g} fps (e.g. {off_rate[0]}): "
@@ -251,11 +270,14 @@ class Trainer:
         self.game = infer_game(self.folder, cfg.env, metadata)
         self.spec = get_game(self.game)
         self.out = cfg.resolved_out(self.game)
-        warn_on_mismatch(self.folder, self.game)
+        warn_on_mismatch(self.folder, self.game, cfg.action_repeat)
+        self.env_options = cfg.agent_env_options()
+        self.control_hz = self.spec.control_hz(self.env_options)
         self.encoder = encoders.load(cfg.encoder or default_encoder(self.game))
         self.view = encoder_view(self.encoder, self.game)
         feats = [
-            clip_features(c, self.encoder, self.game, preprocess=self.view)
+            clip_features(c, self.encoder, self.game, preprocess=self.view,
+                          control_hz=self.control_hz)
             for c in tqdm(self.folder.clips, desc="encoding clips", disable=not cfg.progress)
         ]
         self.normalizer = FeatureNormalizer.fit(np.concatenate(feats))
@@ -264,11 +286,12 @@ class Trainer:
             from lfo.baselines.oracle import expert_pair_actions
 
             self.expert = self.expert.with_actions(expert_pair_actions(
-                [c.path for c in self.folder.clips], [len(f) for f in feats]))
+                [c.path for c in self.folder.clips], [len(f) for f in feats],
+                repeat=cfg.action_repeat))
         self.expert_clip = self.normalizer(feats[0])
         self.expert_return = expert_return(self.folder, metadata)
 
-        self.env = make_env(self.game, preprocess=self.view, **cfg.env_options)
+        self.env = make_env(self.game, preprocess=self.view, **self.env_options)
         n_actions = int(self.env.action_space.n)
         dim = int(self.expert.obs.shape[1])
         self.settings = LearnerSettings(
@@ -387,7 +410,7 @@ class Trainer:
 
     def evaluate(self, episodes: int, record: bool = False) -> dict[str, EvalResult]:
         seeds = list(EVAL_SEEDS[:episodes])
-        kw = dict(env_options=self.cfg.env_options, max_steps=self.cfg.max_episode_steps,
+        kw = dict(env_options=self.env_options, max_steps=self.cfg.max_episode_steps,
                   preprocess=self.view)
         return {
             "greedy": evaluate(self.game, self.policy(True), seeds, mode="greedy",
@@ -498,14 +521,14 @@ class Trainer:
 
         results = self.evaluate(self.cfg.final_eval_episodes, record=True)
         frames = results["greedy"].episodes[0].frames
-        write_clip(self.out / "agent.mp4", frames, fps=self.spec.control_hz(self.cfg.env_options))
+        write_clip(self.out / "agent.mp4", frames, fps=self.control_hz)
         plots.learning_curve(self.eval_rows, self.out / "learning_curve.png",
                              expert=self.expert_return, random=self.random_return,
                              title=f"{self.game} ({self.method.label})")
         rewards = self.recovered_reward(self.expert_clip)
         if rewards is not None:  # methods without a reward (BC, BCO) have no such plot
             plots.reward_along_clip(rewards, self.out / "expert_reward.png",
-                                    fps=self.spec.control_hz(),
+                                    fps=self.control_hz,
                                     title=self.folder.clips[0].path.name)
         summary = {
             "game": self.game, "variant": self.cfg.variant, "method": self.method.name,

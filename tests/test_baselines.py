@@ -187,6 +187,16 @@ def test_oracle_actions_align_with_expert_pairs():
         align_actions([np.zeros(3), np.zeros(0), np.zeros(3)], [4, 1, 3], ["a", "b", "c"])
 
 
+def test_oracle_actions_with_an_action_repeat_take_each_blocks_most_frequent_action():
+    # 9 recorded steps decoded at 1/3 of the rate: frames 0, 3, 6 (the decoder may or may not
+    # keep frame 9), pairs span steps 0-2, 3-5 (and 6-8)
+    actions = [np.array([1, 1, 0, 2, 3, 3, 4, 4, 4])]
+    assert align_actions(actions, [3], ["a"], repeat=3).tolist() == [1, 3]
+    assert align_actions(actions, [4], ["a"], repeat=3).tolist() == [1, 3, 4]
+    with pytest.raises(ValueError, match="a: 6 frames"):
+        align_actions(actions, [6], ["a"], repeat=3)
+
+
 def test_trainer_gives_actions_to_oracles_only(tiny_clips, tmp_path, monkeypatch):  # noqa: F811
     from lfo.labels import read_expert_actions
     from lfo.train import Trainer

@@ -35,6 +35,22 @@ def test_control_rates():
     assert get_game("ALE/Pong-v5").name == "pong"
 
 
+def test_action_repeat_holds_each_action_and_lowers_the_control_rate():
+    assert make_raw_env("carracing", action_repeat=4).metadata["control_hz"] == 12.5
+    assert make_raw_env("pong", action_repeat=3).metadata["control_hz"] == 5.0
+    # one repeated step = four single steps with the same action (same seed, same track)
+    once, four = make_env("carracing", seed=3), make_env("carracing", seed=3, action_repeat=4)
+    for _ in range(4):
+        obs_single, r_single, *_ = once.step(3)
+    obs_repeat, r_repeat, *_ = four.step(3)
+    np.testing.assert_array_equal(obs_repeat[-1], obs_single[-1])
+    # the three stacked frames of the repeated env are 4 env steps apart, not 1
+    assert not np.array_equal(obs_repeat[-2], obs_single[-2])
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="action_repeat must be an integer >= 1"):
+            make_raw_env("carracing", action_repeat=bad)
+
+
 def test_shift_options_reach_the_simulator():
     env = make_raw_env("pong", repeat_action_probability=0.0)
     assert env.unwrapped.ale.getFloat("repeat_action_probability") == 0.0

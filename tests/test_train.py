@@ -107,6 +107,20 @@ def test_label_audit_reads_a_finished_run(tiny_clips, tmp_path):
         assert result[name]["accuracy"] == pytest.approx(np.trace(counts) / 120)
 
 
+def test_action_repeat_decodes_the_clips_at_the_agents_rate(tiny_clips, tmp_path):
+    """With --action-repeat 2 an expert pair spans two recorded steps, like one agent step."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 50 fps clips for a 25 Hz agent: on purpose, no warning
+        trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", steps=80, action_repeat=2))
+    assert trainer.control_hz == 25.0 and trainer.env.metadata["control_hz"] == 25.0
+    assert len(trainer.expert) == 2 * (30 - 1)  # 61 frames at 50 Hz -> 30 at 25 Hz, per clip
+    summary = trainer.run()
+    assert summary["steps"] == 80
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["action_repeat"] == 2
+
+
 def test_corrupt_checkpoint_is_a_clear_error(tiny_clips, tmp_path):
     cfg = tiny_config(tiny_clips, tmp_path / "run", steps=100)
     train(cfg)
