@@ -75,7 +75,8 @@ def audit_run(run_dir: str | Path) -> dict[str, dict]:
     trainer.load_checkpoint()
     pairs = trainer.expert
     feats_per_clip = np.bincount(pairs.clip_index, minlength=len(trainer.folder.clips)) + 1
-    recorded = expert_pair_actions([c.path for c in trainer.folder.clips], feats_per_clip)
+    recorded = expert_pair_actions([c.path for c in trainer.folder.clips], feats_per_clip,
+                                   repeat=trainer.cfg.action_repeat)
     obs, nxt = torch.from_numpy(pairs.obs), torch.from_numpy(pairs.next_obs)
     n_actions = trainer.settings.n_actions
     out = {"run": str(run_dir), "step": trainer.step, "pairs": len(pairs)}

@@ -119,6 +119,9 @@ def test_action_repeat_decodes_the_clips_at_the_agents_rate(tiny_clips, tmp_path
     summary = trainer.run()
     assert summary["steps"] == 80
     assert json.loads((tmp_path / "run" / "config.json").read_text())["action_repeat"] == 2
+    from lfo.label_audit import audit_run  # evaluation only: one label per 2-step block
+
+    assert np.array(audit_run(tmp_path / "run")["idm"]["confusion"]).sum() == 2 * (30 - 1)
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tiny_clips, tmp_path):
