@@ -4,7 +4,9 @@ EVALUATION ONLY (reads the recorded expert actions). A supervised inverse dynami
 trained on the expert pairs (z_t, z_t+k) of clips 0-14, labelled with the most frequent of the
 k recorded actions in between, and tested on clips 15-19. This is an upper bound on what an IDM
 trained on the agent's own play can label. Features: the shipped encoder on the clips decoded
-at 50 Hz (so for k > 1 the frame stack inside each feature is still 50 Hz).
+at 50 Hz (so for k > 1 the frame stack inside each feature is still 50 Hz), or with
+``--repeat R`` at 50/R Hz as a run with ``--action-repeat R`` sees them (labels: the most
+frequent recorded action of each R-step block; then k counts agent steps).
 
     OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python notes/measure_idm_identifiability.py \\
         --json results/idm_identifiability_carracing.json
@@ -20,6 +22,7 @@ import torch
 from torch.nn import functional as F
 
 import encoders
+from lfo.baselines.oracle import align_actions
 from lfo.features import clip_features, encoder_view
 from lfo.idm import IDMConfig, InverseDynamicsModel
 from lfo.labels import read_expert_actions
@@ -43,14 +46,20 @@ def main() -> None:
     p.add_argument("--videos", default="videos/carracing")
     p.add_argument("--ks", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--updates", type=int, default=4000)
+    p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--json")
     args = p.parse_args()
     torch.set_num_threads(1)
     folder = scan_folder(args.videos)
     enc = encoders.load("default-carracing")
     view = encoder_view(enc, "carracing")
-    feats = [clip_features(c, enc, "carracing", preprocess=view) for c in folder.clips]
+    hz = 50.0 / args.repeat
+    feats = [clip_features(c, enc, "carracing", preprocess=view, control_hz=hz)
+             for c in folder.clips]
     acts = [read_expert_actions(c.path) for c in folder.clips]
+    if args.repeat > 1:
+        acts = [align_actions([a], [len(f)], [c.path.name], repeat=args.repeat)
+                for a, f, c in zip(acts, feats, folder.clips, strict=True)]
     stacked = np.concatenate(feats)
     mu, sd = stacked.mean(0), stacked.std(0) + 1e-6
     feats = [((f - mu) / sd).astype(np.float32) for f in feats]
