@@ -39,6 +39,7 @@ from lfo.evaluate import (
     EVAL_SEEDS,
     EvalResult,
     evaluate,
+    held_random_policy,
     normalised_score,
     random_policy,
 )
@@ -121,6 +122,10 @@ class TrainConfig:
     """Env steps between logged training diagnostics."""
     env_options: dict[str, Any] = field(default_factory=dict)
     """Shift settings for the agent's env (see :mod:`lfo.envs`)."""
+    explore_mean_hold: float = 1.0
+    """Warm-up exploration (the first ``learning_starts`` steps): uniformly random actions,
+    each held for a geometric number of agent steps with this mean (1 = a new one each
+    step). The IDM learns from this play first."""
     action_repeat: int = 1
     """Hold each agent action for this many env steps; the clips are then decoded at the
     same lower rate, so an expert pair spans the same time as one agent step."""
@@ -306,7 +311,7 @@ class Trainer:
         capacity = min(cfg.buffer_size, cfg.steps) if self.method.interacts else 1
         self.replay = ReplayBuffer(capacity, dim)
         self.rng = np.random.default_rng(cfg.seed)
-        self.explore = random_policy(n_actions, seed=cfg.seed)
+        self.explore = held_random_policy(n_actions, cfg.explore_mean_hold, seed=cfg.seed)
         self.step = 0
         self.episode = 0
         self.random_return: float | None = None
