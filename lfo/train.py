@@ -333,8 +333,9 @@ class Trainer:
 
     @property
     def env_steps(self) -> int:
-        """Env steps taken for learning (0 for an offline learner: its steps are updates)."""
-        return self.step if self.method.interacts else 0
+        """Env steps taken for learning: agent steps x the action repeat (0 for an offline
+        learner: its steps are updates)."""
+        return self.step * self.cfg.action_repeat if self.method.interacts else 0
 
     # ---- persistence ----------------------------------------------------------
     @property

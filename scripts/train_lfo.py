@@ -37,9 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         kind = "training diverged" if isinstance(exc, TrainingDiverged) else "error"
         print(f"{kind}: {exc}", file=sys.stderr)
         return 1
+    budget = (f"{summary['steps']} agent steps ({summary['env_steps']} env steps)"
+              if summary["env_steps"] else f"{summary['steps']} updates (offline)")
     print(
-        f"done: {summary['game']} {summary['method_label']} after {summary['steps']} "
-        f"{'env steps' if summary['env_steps'] else 'updates (offline)'}; "
+        f"done: {summary['game']} {summary['method_label']} after {budget}; "
         f"greedy {summary['greedy_mean']:.1f} +- {summary['greedy_std']:.1f}, "
         f"sampled {summary['sampled_mean']:.1f} +- {summary['sampled_std']:.1f} "
         f"(normalised score {summary['sampled_score']:.2f}; expert {summary['expert_return']:.1f}, "

@@ -8,7 +8,7 @@ from lfo.evaluate import held_random_policy, random_policy
 
 def _runs(actions: list[int]) -> list[int]:
     lengths, n = [], 1
-    for a, b in zip(actions, actions[1:]):
+    for a, b in zip(actions[:-1], actions[1:], strict=True):
         if a == b:
             n += 1
         else:

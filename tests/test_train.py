@@ -117,7 +117,7 @@ def test_action_repeat_decodes_the_clips_at_the_agents_rate(tiny_clips, tmp_path
     assert trainer.control_hz == 25.0 and trainer.env.metadata["control_hz"] == 25.0
     assert len(trainer.expert) == 2 * (30 - 1)  # 61 frames at 50 Hz -> 30 at 25 Hz, per clip
     summary = trainer.run()
-    assert summary["steps"] == 80
+    assert summary["steps"] == 80 and summary["env_steps"] == 160
     assert json.loads((tmp_path / "run" / "config.json").read_text())["action_repeat"] == 2
     from lfo.label_audit import audit_run  # evaluation only: one label per 2-step block
 
