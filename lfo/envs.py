@@ -33,6 +33,14 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 ACTION_REPEAT = "action_repeat"
 
 
+def env_options_with_repeat(options: dict[str, Any] | None, action_repeat: int) -> dict[str, Any]:
+    """``options`` with ``action_repeat`` added when it is above 1."""
+    options = dict(options or {})
+    if action_repeat != 1:
+        options[ACTION_REPEAT] = action_repeat
+    return options
+
+
 @dataclass(frozen=True)
 class GameSpec:
     """What the library needs to know about one game.

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lfo.envs import make_env
+from lfo.envs import env_options_with_repeat, make_env
 from lfo.evaluate import EvalResult, evaluate, normalised_score
 from lfo.features import encoder_view
 from lfo.shifts import env_shifts, get_env_shift
@@ -83,8 +83,6 @@ class RunPolicy:
 
 def run_env_options(config: dict[str, Any]) -> dict[str, Any]:
     """The agent's env options of a saved run config (its ``env_options`` + action repeat)."""
-    from lfo.train import env_options_with_repeat
-
     return env_options_with_repeat(config.get("env_options"), int(config.get("action_repeat", 1)))
 
 

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from lfo.baselines import Learner, LearnerSettings, build_learner, get_method
 from lfo.data import ExpertPairs, ReplayBuffer
-from lfo.envs import ACTION_REPEAT, get_game, make_env
+from lfo.envs import env_options_with_repeat, get_game, make_env
 from lfo.evaluate import (
     EVAL_SEEDS,
     EvalResult,
@@ -183,14 +183,6 @@ def expert_return(folder: ClipFolder, metadata: list[dict] | None = None) -> flo
     values = [m.get("return") for m in metadata]
     values = [float(v) for v in values if v is not None]
     return float(np.mean(values)) if values else float("nan")
-
-
-def env_options_with_repeat(options: dict[str, Any] | None, action_repeat: int) -> dict[str, Any]:
-    """``options`` with ``action_repeat`` added when it is above 1."""
-    options = dict(options or {})
-    if action_repeat != 1:
-        options[ACTION_REPEAT] = action_repeat
-    return options
 
 
 def warn_on_mismatch(folder: ClipFolder, game: str, action_repeat: int = 1) -> None:
