@@ -116,31 +116,6 @@ def random_policy(n_actions: int, seed: int = 0) -> Policy:
     return lambda obs: int(rng.integers(n_actions))
 
 
-def held_random_policy(n_actions: int, mean_hold: float = 1.0, seed: int = 0) -> Policy:
-    """Uniformly random actions, each held for a random number of calls.
-
-    The hold length is geometric with mean ``mean_hold`` (1: a fresh action every call, i.e.
-    :func:`random_policy`'s behaviour). Held random actions (temporally extended random
-    play, as in ez-greedy exploration) travel further than per-step noise: in CarRacing,
-    per-step random actions barely move the car, held ones reach speed and turn at speed.
-    """
-    if mean_hold < 1:
-        raise ValueError(f"mean_hold must be >= 1, got {mean_hold}")
-    if mean_hold == 1:
-        return random_policy(n_actions, seed)  # the same draws as before this option existed
-    rng = np.random.default_rng(seed)
-    state = {"action": 0, "left": 0}
-
-    def policy(obs) -> int:
-        if state["left"] <= 0:
-            state["action"] = int(rng.integers(n_actions))
-            state["left"] = int(rng.geometric(1.0 / mean_hold))
-        state["left"] -= 1
-        return state["action"]
-
-    return policy
-
-
 def normalised_score(agent: float, random: float, expert: float) -> float:
     """``(agent - random) / (expert - random)``: 0 is random play, 1 is the expert."""
     if not np.isfinite(expert) or abs(expert - random) < 1e-8:

@@ -39,10 +39,10 @@ from lfo.evaluate import (
     EVAL_SEEDS,
     EvalResult,
     evaluate,
-    held_random_policy,
     normalised_score,
     random_policy,
 )
+from lfo.exploration import EzGreedy, held_random_policy
 from lfo.sidecar import read_metadata
 from lfo.video import ClipFolder, scan_folder
 
@@ -126,6 +126,10 @@ class TrainConfig:
     """Warm-up exploration (the first ``learning_starts`` steps): uniformly random actions,
     each held for a geometric number of agent steps with this mean (1 = a new one each
     step). The IDM learns from this play first."""
+    explore_epsilon: float = 0.0
+    """After warm-up, ez-greedy: at each agent decision outside a random hold, start a
+    uniformly random action held for a geometric number of steps (mean
+    ``explore_mean_hold``) with this probability (0 = the learner's own play only)."""
     action_repeat: int = 1
     """Hold each agent action for this many env steps; the clips are then decoded at the
     same lower rate, so an expert pair spans the same time as one agent step."""
@@ -304,6 +308,8 @@ class Trainer:
         self.replay = ReplayBuffer(capacity, dim)
         self.rng = np.random.default_rng(cfg.seed)
         self.explore = held_random_policy(n_actions, cfg.explore_mean_hold, seed=cfg.seed)
+        self.ez_greedy = EzGreedy(n_actions, cfg.explore_epsilon, cfg.explore_mean_hold,
+                                  seed=(cfg.seed, 2))
         self.step = 0
         self.episode = 0
         self.random_return: float | None = None
@@ -347,6 +353,7 @@ class Trainer:
             "method": self.method.name,
             "normalizer": (self.normalizer.mean, self.normalizer.std),
             "eval_rows": self.eval_rows, "torch_rng": torch.get_rng_state(),
+            "ez_greedy": self.ez_greedy.state_dict(),
         }, stage / "state.pt")
         old = self.out / "checkpoint.old"
         shutil.rmtree(old, ignore_errors=True)
@@ -381,6 +388,9 @@ class Trainer:
         self.replay.load_state_dict(state["replay"])
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
+        if "ez_greedy" in state:  # absent in checkpoints from before the option
+            self.ez_greedy.load_state_dict(state["ez_greedy"])
+            self.ez_greedy.end_episode()  # resume starts a fresh episode
         self.normalizer = FeatureNormalizer(*state["normalizer"])
         self.step, self.episode = int(state["step"]), int(state["episode"])
         self.random_return, self.eval_rows = state["random_return"], list(state["eval_rows"])
@@ -463,7 +473,7 @@ class Trainer:
                 if self.step < cfg.learning_starts:
                     action = self.explore(obs)
                 else:
-                    action = int(self.learner.act(z, greedy=False))
+                    action = self.ez_greedy(lambda z=z: self.learner.act(z, greedy=False))
                 obs, reward, terminated, truncated, _ = self.env.step(action)
                 z_next = policy.features(obs)
                 ep_return, ep_len = ep_return + float(reward), ep_len + 1
@@ -479,6 +489,7 @@ class Trainer:
                 logs = self.update()
             if terminated or truncated:
                 self.episode += 1
+                self.ez_greedy.end_episode()
                 self.last_return = ep_return
                 writer.add_scalar("train/episode_return", ep_return, self.step)
                 writer.add_scalar("train/episode_length", ep_len, self.step)

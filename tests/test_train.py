@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from lfo.exploration import EzGreedy
 from lfo.recorder import RecordConfig, record_videos
 from lfo.train import TrainConfig, Trainer, TrainingDiverged, load_run_config, train
 
@@ -91,6 +92,34 @@ def test_a_finished_run_can_be_extended_with_more_steps(tiny_clips, tmp_path):
     assert longer.step == 160 and len(longer.replay) == 160 and longer.replay.capacity == 240
     summary = longer.run(resume=True)
     assert summary["steps"] == 240 and len(longer.replay) == 240
+
+
+def test_ez_greedy_drives_play_after_warm_up_and_its_state_is_checkpointed(tiny_clips, tmp_path):
+    """At epsilon 1 every post-warm-up action is a held random one (the learner never picks
+    the action); the explorer's generator is saved and restored with the run."""
+    trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", steps=120,
+                                  explore_epsilon=1.0, explore_mean_hold=4.0))
+    explorer, calls = trainer.ez_greedy, {"decisions": 0, "learner": 0}
+
+    class Spy:  # counts the training-play decisions and how many the learner made
+        def __call__(self, learner_action):
+            calls["decisions"] += 1
+            return explorer(lambda: calls.__setitem__("learner", calls["learner"] + 1)
+                            or learner_action())
+
+        def __getattr__(self, name):
+            return getattr(explorer, name)
+
+    trainer.ez_greedy = Spy()
+    fresh = EzGreedy(5, 1.0, 4.0, seed=(0, 2)).rng.bit_generator.state
+    trainer.run()
+    assert calls == {"decisions": 120 - 80, "learner": 0}
+    actions = trainer.replay.action[80:120]
+    assert np.mean(actions[1:] != actions[:-1]) < 0.5  # held, not per-step draws
+    assert explorer.rng.bit_generator.state != fresh
+    resumed = Trainer(load_run_config(tmp_path / "run", progress=False))
+    resumed.load_checkpoint()
+    assert resumed.ez_greedy.rng.bit_generator.state == explorer.rng.bit_generator.state
 
 
 def test_label_audit_reads_a_finished_run(tiny_clips, tmp_path):
