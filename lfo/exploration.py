@@ -32,17 +32,8 @@ def held_random_policy(n_actions: int, mean_hold: float = 1.0, seed: int = 0) ->
     _check_mean_hold(mean_hold)
     if mean_hold == 1:
         return random_policy(n_actions, seed)  # the same draws as before this option existed
-    rng = np.random.default_rng(seed)
-    state = {"action": 0, "left": 0}
-
-    def policy(obs) -> int:
-        if state["left"] <= 0:
-            state["action"] = int(rng.integers(n_actions))
-            state["left"] = int(rng.geometric(1.0 / mean_hold))
-        state["left"] -= 1
-        return state["action"]
-
-    return policy
+    always_random = EzGreedy(n_actions, epsilon=1.0, mean_hold=mean_hold, seed=seed)
+    return lambda obs: always_random(lambda: 0)  # epsilon 1: the learner never acts
 
 
 class EzGreedy:
@@ -68,7 +59,8 @@ class EzGreedy:
         if self.left > 0:
             self.left -= 1
             return self.action
-        if self.epsilon > 0 and self.rng.random() < self.epsilon:
+        # epsilon 0 and 1 draw no coin, so 0 is the learner's play and 1 the held policy
+        if self.epsilon == 1 or (self.epsilon > 0 and self.rng.random() < self.epsilon):
             self.action = int(self.rng.integers(self.n_actions))
             self.left = int(self.rng.geometric(1.0 / self.mean_hold)) - 1
             return self.action
