@@ -31,6 +31,8 @@ class EncoderSpec:
         channels: channels per frame (1 = grey).
         preprocess: the :class:`lfo.preprocess.Preprocess` fields the inputs must come
             from (``None``: any view of the right shape).
+        outputs: names of the features when each one estimates a named state variable
+            (a state estimator, :mod:`encoders.state_estimator`); ``None`` otherwise.
     """
 
     name: str
@@ -41,6 +43,7 @@ class EncoderSpec:
     stack: int = 1
     channels: int = 1
     preprocess: dict[str, Any] | None = field(default=None, compare=False)
+    outputs: tuple[str, ...] | None = field(default=None, compare=False)
 
     @property
     def input_size(self) -> tuple[int, int]:

@@ -74,14 +74,16 @@ class GameSpec:
 
 
 # CarRacing: the bottom 12 rows of the 96x96 frame are a HUD. From the left: the true
-# speed bar (columns 12-14), then the four ABS wheel-spin bars (from column 16.8), the
-# front-wheel steering bar (from 48) and the gyro (from 72). Wheel spin and steering
-# angle follow the brake/gas/steer being pressed step by step, so they are blacked out
-# (they would leak the expert's actions through the video's pixels); the speed bar is a
-# state display and stays: without it speed is not recoverable from an 84x84 grey stack
-# (linear-probe R^2 0.06 for raw pixels, 0.997 with the bar; notes/encoder.md). Colour
+# speed bar (columns 12-14), the four ABS bars (each wheel's spin, from column 16.8),
+# the steering bar (the front wheel's joint angle, from 48) and the gyro (the hull's
+# angular velocity, from 72). All four are physical state displays drawn from the
+# simulator's car state (gymnasium's car_racing.py), not the keys pressed: the steering
+# bar follows the wheel's angle, which moves at most ~0.06 rad per step and springs back
+# on release. They stay in view: they are in every real gameplay video of this game and
+# they are what an inverse dynamics model needs (DESIGN.md, state estimators). The box
+# below masks them, for the "nohud" shift view (videos that crop the HUD exist). Colour
 # is dropped: grass and road differ in luminance, and grey halves the encoder's input.
-CARRACING_HUD_ACTION_INDICATORS = (84, 96, 16, 96)
+CARRACING_HUD_STATE_BARS = (84, 96, 16, 96)
 CARRACING = GameSpec(
     name="carracing",
     env_id="CarRacing-v3",
@@ -90,8 +92,7 @@ CARRACING = GameSpec(
     native_size=(96, 96),
     base_hz=50.0,
     preprocess=Preprocess(
-        crop=None, mask=(CARRACING_HUD_ACTION_INDICATORS,), size=(84, 84), grayscale=True,
-        stack=3,
+        crop=None, mask=(), size=(84, 84), grayscale=True, stack=3,
     ),
     notes="actions: 0 noop, 1 steer right, 2 steer left, 3 gas, 4 brake",
 )

@@ -1,0 +1,178 @@
+"""Training data of the state estimator: the game's own rollouts, labelled by the simulator.
+
+Episodes are played in the env with a mix of behaviours, so that both the expert's
+states and the states a learning agent visits are covered (:data:`BEHAVIOURS`): the
+scripted expert at several skill levels with short and long lapses (long lapses run off
+the road and the expert then recovers), and held random play (uniform actions, each held for several steps). Every
+frame is labelled with :mod:`lfo.privileged` (value and validity). Seeds start at
+:data:`STATE_SEED_BASE`, disjoint from evaluation (0-9999), demonstrations
+(10000-999999) and training episodes (1,000,000+). Nothing here reads the shipped clips
+or their sidecars.
+
+Codec robustness: most episodes go through a real video round trip before they are
+preprocessed (H.264, VP9 or MPEG-4 at a random quality, often at another resolution),
+decoded by the same reader the clips use, so decoded clips and live frames map to the
+same state (:func:`codec_round_trip`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from lfo.envs import make_raw_env
+from lfo.experts import make_expert
+from lfo.exploration import held_random_policy
+from lfo.preprocess import Preprocess
+from lfo.privileged import PrivilegedState, state_variables
+
+#: first env seed of the estimator's rollouts (far above every other use)
+STATE_SEED_BASE = 5_000_000
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """One way of playing an episode: the expert with lapses, or held random play."""
+
+    name: str
+    skill: float | None
+    """Expert skill (fraction of steps it plays); ``None``: held random play."""
+    lapse_steps: int = 4
+    """Length of each random lapse of the expert."""
+    mean_hold: float = 10.0
+    """Random play: mean number of steps each random action is held."""
+
+
+BEHAVIOURS: tuple[Behaviour, ...] = (
+    Behaviour("expert", 1.0),
+    Behaviour("expert-lapses", 0.8, lapse_steps=4),
+    Behaviour("expert-recoveries", 0.6, lapse_steps=15),
+    Behaviour("expert-offroad", 0.35, lapse_steps=30),
+    Behaviour("held-random", None, mean_hold=10.0),
+)
+
+
+@dataclass(frozen=True)
+class CodecSetting:
+    """A video round trip: container (codec), quality, and the size the video is written at."""
+
+    ext: str | None
+    """``.mp4`` (H.264), ``.webm`` (VP9), ``.avi`` (MPEG-4); ``None``: no round trip."""
+    crf: int = 20
+    size: int = 96
+    """Square size the frames are resized to before encoding (decoded back to native)."""
+
+
+def draw_codec(rng: np.random.Generator) -> CodecSetting:
+    """A random round trip: 20% none, 45% H.264, 25% VP9, 10% MPEG-4; sizes 64-240."""
+    u = rng.random()
+    size = int(rng.choice([96, 96, 96, 64, 128, 160, 240]))
+    if u < 0.2:
+        return CodecSetting(None)
+    if u < 0.65:
+        return CodecSetting(".mp4", int(rng.integers(15, 33)), size)
+    if u < 0.9:
+        return CodecSetting(".webm", int(rng.integers(10, 31)), size)
+    return CodecSetting(".avi", 0, size)
+
+
+def codec_round_trip(frames: np.ndarray, setting: CodecSetting, fps: float) -> np.ndarray:
+    """Write RGB frames ``(T, H, W, 3)`` as a video with ``setting`` and decode them back
+    at their own size with the clip reader (:mod:`lfo.video`)."""
+    if setting.ext is None:
+        return frames
+    from lfo.video import ClipInfo, read_clip, write_clip
+
+    t, h, w, _ = frames.shape
+    if setting.size != h:
+        frames = np.stack([cv2.resize(f, (setting.size, setting.size),
+                                      interpolation=cv2.INTER_AREA) for f in frames])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"episode{setting.ext}"
+        write_clip(path, frames, fps, crf=setting.crf)
+        clip = ClipInfo(path, t, fps, setting.size, setting.size)
+        decoded = read_clip(clip, size=(h, w))
+    if len(decoded) != t:  # a codec that drops or adds a frame would misalign the labels
+        raise RuntimeError(f"round trip {setting} returned {len(decoded)} of {t} frames")
+    return decoded
+
+
+@dataclass
+class StateEpisodes:
+    """Preprocessed frame stacks with their state labels, many episodes concatenated.
+
+    Attributes:
+        stacks: uint8 ``(N, k*c, h, w)``: the view at each step (stacked as in the env).
+        states: float32 ``(N, D)``: the scaled privileged state at that step.
+        valid: bool ``(N, D)``: which labels are defined.
+        episode: int ``(N,)``: episode index of each sample.
+        behaviour: the behaviour name of each episode.
+    """
+
+    stacks: np.ndarray
+    states: np.ndarray
+    valid: np.ndarray
+    episode: np.ndarray
+    behaviour: list[str]
+
+    def __len__(self) -> int:
+        return len(self.stacks)
+
+
+def play_episode(game: str, seed: int, behaviour: Behaviour, max_steps: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One rollout: native RGB frames ``(T+1, H, W, 3)``, states and validity ``(T+1, D)``."""
+    env = PrivilegedState(make_raw_env(game), game)
+    obs, info = env.reset(seed=seed)
+    if behaviour.skill is not None:
+        expert = make_expert(game, skill=behaviour.skill, seed=seed)
+        expert.lapse_steps = behaviour.lapse_steps
+        expert.lapse_start_prob = (1.0 - behaviour.skill) / (
+            behaviour.lapse_steps * behaviour.skill + 1.0 - behaviour.skill)
+        expert.reset(env.unwrapped, seed=seed)
+        act = lambda o: expert.act(env.unwrapped, o)  # noqa: E731
+    else:
+        act = held_random_policy(int(env.action_space.n), behaviour.mean_hold, seed=seed)
+    frames, states, valid = [obs], [info["state"]], [info["state_valid"]]
+    for _ in range(max_steps):
+        obs, _, terminated, truncated, info = env.step(act(obs))
+        frames.append(obs)
+        states.append(info["state"])
+        valid.append(info["state_valid"])
+        if terminated or truncated:
+            break
+    env.close()
+    return np.stack(frames), np.stack(states), np.stack(valid)
+
+
+def collect(
+    game: str,
+    preprocess: Preprocess,
+    *,
+    episodes: int,
+    max_steps: int,
+    seed: int = STATE_SEED_BASE,
+    codec: bool = True,
+    progress: bool = True,
+) -> StateEpisodes:
+    """Play ``episodes`` rollouts (behaviours in turn), round-trip and preprocess them."""
+    state_variables(game)  # a clear error for a game without a state reader
+    rng = np.random.default_rng(seed)
+    stacks, states, valid, episode, names = [], [], [], [], []
+    for i in tqdm(range(episodes), desc="estimator rollouts", disable=not progress):
+        behaviour = BEHAVIOURS[i % len(BEHAVIOURS)]
+        frames, s, v = play_episode(game, seed + i, behaviour, max_steps)
+        setting = draw_codec(rng) if codec else CodecSetting(None)
+        frames = codec_round_trip(frames, setting, fps=50.0)
+        stacks.append(preprocess.clip(frames))
+        states.append(s)
+        valid.append(v)
+        episode.append(np.full(len(s), i))
+        names.append(behaviour.name)
+    return StateEpisodes(np.concatenate(stacks), np.concatenate(states),
+                         np.concatenate(valid), np.concatenate(episode), names)

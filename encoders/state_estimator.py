@@ -1,0 +1,280 @@
+"""The state estimator: a CNN from the game's view to its privileged state.
+
+``features(stack) = estimate of`` :mod:`lfo.privileged`'s scaled state vector (one
+named number per feature), so a learner on it sees the game's state as read from
+pixels. Trained by regression on the game's own rollouts (:mod:`encoders.state_data`),
+labels from the simulator, undefined labels left out of the loss (:func:`masked_mse`).
+
+Command (about 30-40 minutes on 2 CPU cores; the weights ship):
+``python scripts/pretrain_state_encoder.py --env carracing --out encoders/weights/carracing_state.pt --ship``
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from encoders.base import Encoder, EncoderError, EncoderSpec, spec_id, state_digest
+
+FORMAT = "lfo-state-estimator/1"
+
+
+@dataclass(frozen=True)
+class StateEstimatorArch:
+    """Architecture: Nature-DQN convolutions, then an MLP to ``len(outputs)`` numbers."""
+
+    in_channels: int = 3
+    size: tuple[int, int] = (84, 84)
+    widths: tuple[int, int, int] = (32, 64, 64)
+    hidden: int = 256
+    outputs: tuple[str, ...] = ()
+
+
+class StateEstimator(Encoder):
+    """Frame stack -> estimated privileged state (in :mod:`lfo.privileged` units).
+
+    The net regresses standardised labels; ``label_mean``/``label_std`` (buffers, set
+    from the training labels) map its output back to the state's own scale.
+    """
+
+    def __init__(self, arch: StateEstimatorArch) -> None:
+        super().__init__()
+        if not arch.outputs:
+            raise ValueError("a state estimator needs at least one output name")
+        self.arch = arch
+        w1, w2, w3 = arch.widths
+        self.convs = nn.Sequential(
+            nn.Conv2d(arch.in_channels, w1, 8, stride=4), nn.ReLU(),
+            nn.Conv2d(w1, w2, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(w2, w3, 3, stride=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            flat = self.convs(torch.zeros(1, arch.in_channels, *arch.size)).shape[1]
+        d = len(arch.outputs)
+        self.head = nn.Sequential(nn.Linear(flat, arch.hidden), nn.ReLU(),
+                                  nn.Linear(arch.hidden, d))
+        self.register_buffer("label_mean", torch.zeros(d))
+        self.register_buffer("label_std", torch.ones(d))
+        self.spec = EncoderSpec(name="state-estimator", id="untrained",
+                                input_shape=(arch.in_channels, *arch.size), feature_dim=d,
+                                game="any")
+
+    def standardised(self, x01: torch.Tensor) -> torch.Tensor:
+        """The net's raw output on inputs scaled to [0, 1]: standardised state estimates."""
+        return self.head(self.convs(x01))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.standardised(x) * self.label_std + self.label_mean
+
+    def set_label_stats(self, states: np.ndarray, valid: np.ndarray) -> None:
+        """Mean and std of each label over the samples where it is defined."""
+        s = np.where(valid, states, np.nan)
+        mean = np.nan_to_num(np.nanmean(s, axis=0))
+        std = np.nan_to_num(np.nanstd(s, axis=0), nan=1.0)
+        self.label_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.label_std.copy_(torch.as_tensor(np.maximum(std, 1e-3), dtype=torch.float32))
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the defined labels only (``valid`` True).
+
+    Each variable's error is averaged over its own defined samples, then the variables
+    are averaged, so a label that is often undefined weighs as much as any other.
+    """
+    w = valid.float()
+    per_var = ((pred - target) ** 2 * w).sum(0) / w.sum(0).clamp_min(1.0)
+    return per_var.mean()
+
+
+def random_shift(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """Shift each image of a batch by up to ``pad`` pixels (replicate-pad, random crop)."""
+    if pad <= 0:
+        return x
+    n, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None]).clamp_max(h + 2 * pad - 1)
+    cols = (dx[:, None] + torch.arange(w)[None]).clamp_max(w + 2 * pad - 1)
+    idx_n = torch.arange(n)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[idx_n, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2)
+
+
+def r2_per_variable(pred: np.ndarray, target: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Coefficient of determination of each column over its defined samples (nan if none)."""
+    out = np.full(pred.shape[1], np.nan)
+    for j in range(pred.shape[1]):
+        m = valid[:, j]
+        if m.sum() < 2:
+            continue
+        resid = np.sum((pred[m, j] - target[m, j]) ** 2)
+        total = np.sum((target[m, j] - target[m, j].mean()) ** 2)
+        out[j] = 1.0 - resid / max(total, 1e-12)
+    return out
+
+
+def rmse_per_variable(pred: np.ndarray, target: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Root mean squared error of each column over its defined samples."""
+    err = np.where(valid, (pred - target) ** 2, np.nan)
+    return np.sqrt(np.nanmean(err, axis=0))
+
+
+def train_step(model: StateEstimator, optimiser: torch.optim.Optimizer, stacks: torch.Tensor,
+               states: torch.Tensor, valid: torch.Tensor, *, shift: int,
+               generator: torch.Generator) -> float:
+    """One regression step on a batch of uint8 stacks; returns the loss before the step."""
+    x = random_shift(stacks.float() / 255.0, shift, generator)
+    target = (states - model.label_mean) / model.label_std
+    loss = masked_mse(model.standardised(x), target, valid)
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    return float(loss.detach())
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def save_state_estimator(path: str | Path, model: StateEstimator, *, game: str,
+                         preprocess: Any, meta: dict | None = None) -> Path:
+    """Write a state-estimator checkpoint (architecture, view, label names, weights)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arch = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(model.arch).items()}
+    payload = {
+        "format": FORMAT, "arch": arch, "game": game, "preprocess": preprocess.record(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "meta": json.loads(json.dumps(meta or {}, default=str)),
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def from_payload(payload: dict, path: Path, name: str | None) -> StateEstimator:
+    """Build a :class:`StateEstimator` from a loaded checkpoint dict (see the registry)."""
+    arch = StateEstimatorArch(**{k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in payload["arch"].items()})
+    model = StateEstimator(arch)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise EncoderError(f"{path}: weights do not fit the stored architecture ({exc})") from exc
+    pre = payload["preprocess"]
+    model.spec = EncoderSpec(
+        name=name or str(path),
+        id=spec_id("state-estimator", payload["arch"], pre, state_digest(payload["state_dict"])),
+        input_shape=(arch.in_channels, *arch.size), feature_dim=len(arch.outputs),
+        game=payload["game"], stack=int(pre["stack"]), channels=1 if pre["grayscale"] else 3,
+        preprocess=pre, outputs=arch.outputs,
+    )
+    model.meta = payload.get("meta", {})
+    return model.eval()
+
+
+# ----------------------------------------------------------------------------- training
+@dataclass
+class EstimatorTrainConfig:
+    """How the shipped state estimator is trained (``scripts/pretrain_state_encoder.py``)."""
+
+    env: str = "carracing"
+    """Game (needs a privileged state reader in :mod:`lfo.privileged`)."""
+    out: str = "runs/state_estimator/carracing_state.pt"
+    """Checkpoint path (the training log is written beside it as ``.log.json``)."""
+    episodes: int = 100
+    """Rollout episodes (behaviours in turn, see :mod:`encoders.state_data`)."""
+    max_steps: int = 500
+    """Steps per rollout episode (frames = steps + 1)."""
+    val_fraction: float = 0.1
+    """Share of the episodes held out for validation (whole episodes)."""
+    epochs: int = 30
+    """Passes over the training frames."""
+    batch_size: int = 128
+    lr: float = 1e-3
+    """Adam learning rate (cosine-decayed to 5% over the epochs)."""
+    weight_decay: float = 1e-5
+    shift: int = 2
+    """Random shift augmentation, pixels."""
+    codec: bool = True
+    """Round-trip most episodes through a video codec (see :func:`draw_codec`)."""
+    seed: int = 0
+    """Seeds the rollouts' codec draws, the init and the batches (rollout env seeds are
+    ``STATE_SEED_BASE + i``)."""
+    threads: int = 2
+    """torch CPU threads."""
+    ship: bool = False
+    """Record the written weights' SHA-256 in ``encoders/weights/MANIFEST.json``."""
+
+
+def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool = True) -> dict[str, Any]:
+    """Collect rollouts, fit the estimator, write checkpoint + log; return the log."""
+    from encoders.state_data import STATE_SEED_BASE, collect
+    from lfo.envs import get_game
+    from lfo.privileged import state_variables
+
+    torch.set_num_threads(cfg.threads)
+    spec = get_game(cfg.env)
+    names = tuple(v.name for v in state_variables(spec.name))
+    pre = spec.preprocess
+    t0 = time.time()
+    data = collect(spec.name, pre, episodes=cfg.episodes, max_steps=cfg.max_steps,
+                   seed=STATE_SEED_BASE, codec=cfg.codec, progress=progress)
+    collect_s = time.time() - t0
+    rng = np.random.default_rng(cfg.seed)
+    n_val = max(1, int(round(cfg.val_fraction * cfg.episodes)))
+    val_eps = rng.choice(cfg.episodes, size=n_val, replace=False)
+    is_val = np.isin(data.episode, val_eps)
+    tr, va = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+    torch.manual_seed(cfg.seed)
+    model = StateEstimator(StateEstimatorArch(in_channels=pre.stacked_shape[0], size=pre.size,
+                                              outputs=names))
+    model.set_label_stats(data.states[tr], data.valid[tr])
+    stacks = torch.from_numpy(data.stacks)
+    states = torch.from_numpy(data.states)
+    valid = torch.from_numpy(data.valid)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, len(tr) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimiser, T_max=cfg.epochs * steps_per_epoch, eta_min=0.05 * cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    log: dict[str, Any] = {"config": asdict(cfg), "names": list(names), "frames": len(data),
+                           "train_frames": len(tr), "val_frames": len(va),
+                           "behaviours": data.behaviour, "collect_s": collect_s, "epochs": []}
+    bar = tqdm(range(cfg.epochs), desc="estimator epochs", disable=not progress)
+    for epoch in bar:
+        model.train()
+        order = torch.from_numpy(rng.permutation(tr))
+        losses = []
+        for b in range(steps_per_epoch):
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            losses.append(train_step(model, optimiser, stacks[idx], states[idx], valid[idx],
+                                     shift=cfg.shift, generator=gen))
+            sched.step()
+        pred = model.encode(data.stacks[va])
+        r2 = r2_per_variable(pred, data.states[va], data.valid[va])
+        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
+               "val_r2_mean": float(np.nanmean(r2)), "val_r2": dict(zip(names, r2.tolist())),
+               "elapsed_s": time.time() - t0}
+        log["epochs"].append(row)
+        bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_r2=f"{row['val_r2_mean']:.3f}")
+        save_state_estimator(cfg.out, model, game=spec.name, preprocess=pre,
+                             meta={"epoch": epoch + 1, "val_r2_mean": row["val_r2_mean"]})
+        Path(cfg.out).with_suffix(".log.json").write_text(json.dumps(log, indent=1))
+    log["train_s"] = time.time() - t0
+    Path(cfg.out).with_suffix(".log.json").write_text(json.dumps(log, indent=1))
+    if cfg.ship:
+        from encoders.registry import write_manifest_entry
+
+        write_manifest_entry(Path(cfg.out))
+    return log

@@ -1,0 +1,205 @@
+"""PRIVILEGED: the game's own state, read from the simulator (the ideal encoder's rung).
+
+A learner that reads these numbers reads the simulator, not the video: runs on them
+(``--encoder state-carracing``) are a reference ceiling, labelled like the oracles
+wherever they appear. The same numbers are the regression labels of the shipped state
+estimator (:mod:`encoders.state_estimator`), which recovers them from frames.
+
+CarRacing state (:data:`CARRACING_STATE`): 16 numbers, each divided by a fixed scale
+so that typical values are O(1). Signs: "left" is positive (a wheel turned left, a
+counter-clockwise yaw, a point or an offset to the left of the car or the track).
+Everything here is drawn on screen: speed, wheel spin, wheel angle and yaw rate by the
+HUD's bars (gymnasium's ``car_racing.py`` draws ``|v|``, each wheel's ``omega``, the
+front wheel's joint angle and the hull's angular velocity), the rest by the road around
+the car; the look-ahead points are at most ~32 world units ahead, inside the ~37 units
+the 96x96 view shows in front of the car.
+
+Track-relative variables (offset, heading error, look-ahead points) are measured from
+the nearest centreline point. Far from the road (more than :data:`TRACK_VALID_DISTANCE`
+from the centreline) the road may be out of view and the nearest point ambiguous: they
+are then *undefined*. :func:`carracing_state` still returns a value for them (clipped,
+so a learner on privileged state sees a bounded number), and :func:`carracing_valid`
+says which entries are defined, so that the estimator's regression leaves undefined
+labels out of its loss instead of averaging them in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+#: simulator constants (gymnasium 1.4.0 car_racing.py)
+TRACK_HALF_WIDTH = 40 / 6.0  # TRACK_WIDTH: centreline to road edge, world units
+TRACK_STEP = 21 / 6.0  # TRACK_DETAIL_STEP: distance between centreline points
+#: track-relative variables are undefined farther than this from the centreline
+TRACK_VALID_DISTANCE = 3.0 * TRACK_HALF_WIDTH
+#: look-ahead centreline points, in track points ahead of the nearest one (~7-32 units)
+LOOKAHEAD_POINTS = (2, 4, 6, 9)
+
+
+@dataclass(frozen=True)
+class StateVariable:
+    """One named entry of a privileged state vector."""
+
+    name: str
+    unit: str
+    scale: float
+    """The vector holds ``value / scale``."""
+    track_relative: bool = False
+    """Undefined far from the road (see the module docstring)."""
+    doc: str = ""
+
+
+def _lookahead_vars() -> tuple[StateVariable, ...]:
+    out = []
+    for k in LOOKAHEAD_POINTS:
+        for axis in ("forward", "left"):
+            out.append(StateVariable(
+                f"ahead{k}_{axis}", "world units", 30.0, True,
+                f"centreline point {k} points ahead of the nearest one, {axis} in the car frame",
+            ))
+    return tuple(out)
+
+
+CARRACING_STATE: tuple[StateVariable, ...] = (
+    StateVariable("speed", "world units/s", 100.0, doc="|hull velocity| (HUD speed bar)"),
+    StateVariable("lateral_velocity", "world units/s", 10.0,
+                  doc="hull velocity along the car's left axis (sideslip)"),
+    StateVariable("yaw_rate", "rad/s", 2.0, doc="hull angular velocity, left turn + (gyro bar)"),
+    StateVariable("wheel_angle", "rad", 0.4,
+                  doc="front-left wheel joint angle, left + (steering bar; limit 0.4)"),
+    StateVariable("front_wheel_spin", "rad/s", 100.0,
+                  doc="mean omega of the two front wheels (ABS bars 1-2)"),
+    StateVariable("rear_wheel_spin", "rad/s", 100.0,
+                  doc="mean omega of the two rear wheels (ABS bars 3-4)"),
+    StateVariable("lateral_offset", "road half-widths", 1.0, True,
+                  doc="signed distance from the centreline, left of the track direction +"),
+    StateVariable("heading_error", "rad", 1.0, True,
+                  doc="track direction minus car heading, wrapped to [-pi, pi]"),
+    *_lookahead_vars(),
+)
+CARRACING_STATE_NAMES = tuple(v.name for v in CARRACING_STATE)
+_SCALES = np.array([v.scale for v in CARRACING_STATE], dtype=np.float64)
+_TRACK_RELATIVE = np.array([v.track_relative for v in CARRACING_STATE])
+
+
+def centreline(env: gym.Env) -> np.ndarray:
+    """``(N, 2)`` centreline points of a CarRacing env's current track."""
+    track = env.unwrapped.track
+    return np.asarray([(p[2], p[3]) for p in track], dtype=np.float64)
+
+
+def car_frame(angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Unit forward and left vectors of a Box2D body at ``angle`` (the car drives along +y)."""
+    forward = np.array([-math.sin(angle), math.cos(angle)])
+    left = np.array([-math.cos(angle), -math.sin(angle)])
+    return forward, left
+
+
+def track_relative(
+    track: np.ndarray, position: np.ndarray, angle: float
+) -> tuple[np.ndarray, float]:
+    """Raw (unscaled) track-relative variables and the distance to the centreline.
+
+    Returns ``[lateral_offset (half-widths), heading_error (rad), ahead points ...]`` in
+    :data:`CARRACING_STATE` order, and the distance (world units) to the nearest point.
+    """
+    d2 = np.sum((track - position) ** 2, axis=1)
+    i = int(np.argmin(d2))
+    n = len(track)
+    tangent = track[(i + 1) % n] - track[i]
+    tangent /= max(np.linalg.norm(tangent), 1e-9)
+    normal_left = np.array([-tangent[1], tangent[0]])
+    offset = float(np.dot(position - track[i], normal_left)) / TRACK_HALF_WIDTH
+    forward, left = car_frame(angle)
+    car_heading = math.atan2(forward[1], forward[0])
+    track_heading = math.atan2(tangent[1], tangent[0])
+    heading_error = (track_heading - car_heading + math.pi) % (2 * math.pi) - math.pi
+    ahead = []
+    for k in LOOKAHEAD_POINTS:
+        d = track[(i + k) % n] - position
+        ahead += [float(np.dot(d, forward)), float(np.dot(d, left))]
+    return np.array([offset, heading_error, *ahead]), math.sqrt(float(d2[i]))
+
+
+def carracing_state_and_valid(env: gym.Env, track: np.ndarray | None = None
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """The scaled state (float32, :data:`CARRACING_STATE` order) and its validity mask.
+
+    ``track``: the centreline (:func:`centreline`), passed in to avoid rebuilding it.
+    """
+    car = env.unwrapped.car
+    hull = car.hull
+    vel = np.array([hull.linearVelocity[0], hull.linearVelocity[1]], dtype=np.float64)
+    _, left = car_frame(float(hull.angle))
+    omegas = [float(w.omega) for w in car.wheels]
+    body = [
+        float(np.linalg.norm(vel)),
+        float(np.dot(vel, left)),
+        float(hull.angularVelocity),
+        float(car.wheels[0].joint.angle),
+        0.5 * (omegas[0] + omegas[1]),
+        0.5 * (omegas[2] + omegas[3]),
+    ]
+    track = centreline(env) if track is None else track
+    position = np.array([hull.position[0], hull.position[1]], dtype=np.float64)
+    rel, distance = track_relative(track, position, float(hull.angle))
+    state = np.concatenate([body, rel]) / _SCALES
+    valid = np.ones(len(state), dtype=bool)
+    if distance > TRACK_VALID_DISTANCE:
+        valid[_TRACK_RELATIVE] = False
+        state = np.where(_TRACK_RELATIVE, np.clip(state, -3.0, 3.0), state)
+    return state.astype(np.float32), valid
+
+
+def carracing_state(env: gym.Env) -> np.ndarray:
+    """The scaled privileged state of a CarRacing env (see :data:`CARRACING_STATE`)."""
+    return carracing_state_and_valid(env)[0]
+
+
+def carracing_valid(env: gym.Env) -> np.ndarray:
+    """Which entries of :func:`carracing_state` are defined in the env's current state."""
+    return carracing_state_and_valid(env)[1]
+
+
+#: game -> (variables, reader)
+STATE_READERS = {"carracing": (CARRACING_STATE, carracing_state_and_valid)}
+
+
+def state_variables(game: str) -> tuple[StateVariable, ...]:
+    """The named privileged state of ``game``; a clear error for a game without one."""
+    if game not in STATE_READERS:
+        raise ValueError(
+            f"no privileged state reader for {game!r} (available: {', '.join(STATE_READERS)})"
+        )
+    return STATE_READERS[game][0]
+
+
+class PrivilegedState(gym.Wrapper):
+    """Put the privileged state (and its validity) in ``info["state"]`` / ``info["state_valid"]``.
+
+    Wrap the raw game env (below any observation wrappers). The track is read once per
+    episode. The observation is unchanged, so frames and state stay aligned step by step.
+    """
+
+    def __init__(self, env: gym.Env, game: str = "carracing") -> None:
+        super().__init__(env)
+        state_variables(game)
+        self._read = STATE_READERS[game][1]
+        self._track: np.ndarray | None = None
+
+    def _with_state(self, info: dict) -> dict:
+        state, valid = self._read(self.env, self._track)
+        return {**info, "state": state, "state_valid": valid}
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self._track = centreline(self.env)
+        return obs, self._with_state(info)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, self._with_state(info)
