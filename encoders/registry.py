@@ -1,9 +1,15 @@
 """Encoders by name: shipped defaults, baselines, ResNet-18, or a checkpoint path.
 
 Names:
-    ``default-carracing``, ``default-atari`` (alias ``default-pong``, ``default-breakout``):
-        the shipped pretrained CNNs in ``encoders/weights/`` (checked against
-        ``MANIFEST.json``; a missing or corrupt file is an :class:`EncoderError`).
+    ``default-carracing``: the shipped state estimator (:mod:`encoders.state_estimator`),
+        frames to the game's state, ``encoders/weights/carracing_state.pt``.
+    ``ssl-carracing``: the earlier self-supervised CNN (128 features, IDM + temporal
+        contrast), for games without simulator state and as a measured baseline.
+    ``default-atari`` (alias ``default-pong``, ``default-breakout``): the shipped
+        self-supervised Atari CNN. Shipped weights are checked against ``MANIFEST.json``;
+        a missing or corrupt file is an :class:`EncoderError`.
+    ``state-<game>``: PRIVILEGED, the ideal encoder: the simulator's own state
+        (:mod:`encoders.privileged`), the ceiling of the ladder.
     ``random-<game>``: the default architecture, randomly initialised (seed 0): a
         baseline, only ever by name.
     ``pixels-<game>``: area-downsampled raw pixels (baseline).
@@ -32,6 +38,19 @@ FORMAT = "lfo-encoder/1"
 _FAMILIES = {"carracing": "carracing", "pong": "atari", "breakout": "atari"}
 _FAMILY_GAME = {"carracing": "carracing", "atari": "pong"}
 
+#: shipped weights file of each registry name
+_SHIPPED = {"default-carracing": "carracing_state.pt", "ssl-carracing": "carracing.pt",
+            "default-atari": "atari.pt"}
+#: the command that re-creates each shipped file
+_RECREATE = {
+    "carracing_state.pt": "python scripts/pretrain_state_encoder.py --env carracing "
+                          "--out encoders/weights/carracing_state.pt --ship",
+    "carracing.pt": "python scripts/pretrain_encoder.py --env carracing "
+                    "--out encoders/weights/carracing.pt --ship",
+    "atari.pt": "python scripts/pretrain_encoder.py --env pong --out encoders/weights/atari.pt "
+                "--ship",
+}
+
 #: default architecture per family (the random baseline uses the same)
 DEFAULT_ARCH: dict[str, dict[str, Any]] = {
     "carracing": {"widths": (32, 64, 64), "feature_dim": 128, "head": "flatten"},
@@ -55,9 +74,14 @@ def default_for(game: str) -> str:
     return f"default-{_family(game)}"
 
 
+def default_weights(game: str) -> Path:
+    """The shipped weights file behind a game's default encoder."""
+    return WEIGHTS_DIR / _SHIPPED[default_for(game)]
+
+
 def available() -> list[str]:
     """Registry names (paths to checkpoints are accepted too)."""
-    names = [f"default-{f}" for f in DEFAULT_ARCH]
+    names = [*_SHIPPED, "state-carracing"]
     names += [f"{kind}-{g}" for kind in ("random", "pixels") for g in ("carracing", "pong")]
     return names + ["resnet18", "resnet18-carracing", "resnet18-pong"]
 
@@ -66,6 +90,34 @@ def _game_preprocess(game: str):
     from lfo.envs import get_game
 
     return get_game(game).preprocess
+
+
+def check_encoder_fits(encoder: Encoder, game: str) -> None:
+    """Refuse (one-line :class:`EncoderError`) an encoder made for another game or state.
+
+    A state estimator must name the same state variables as :mod:`lfo.privileged` reads
+    today, and any encoder that records its game must have been made for ``game``'s
+    family (Atari games share one encoder)."""
+    spec = encoder.spec
+    from lfo.envs import get_game
+
+    target = get_game(game).name
+    if spec.game not in ("any", None):
+        try:
+            same = _family(spec.game) == _family(target)
+        except (EncoderError, ValueError):
+            same = spec.game == target
+        if not same:
+            raise EncoderError(f"encoder {spec.name} was made for {spec.game}, not {target}: "
+                               f"use one made for {target} (e.g. {default_for(target)})")
+    if spec.outputs is not None:
+        from lfo.privileged import state_variables
+
+        expected = tuple(v.name for v in state_variables(target))
+        if tuple(spec.outputs) != expected:
+            raise EncoderError(f"state estimator {spec.name} estimates {len(spec.outputs)} "
+                               f"variables that are not {target}'s state today "
+                               f"({len(expected)}: {', '.join(expected[:3])}...); retrain it")
 
 
 def preprocess_from_dict(data: dict | None, game: str):
@@ -130,6 +182,11 @@ def load_checkpoint(path: str | Path, *, name: str | None = None) -> ConvEncoder
             f"encoder weights file {path} is corrupt or not a checkpoint ({exc}); "
             "re-create it with scripts/pretrain_encoder.py"
         ) from exc
+    from encoders.state_estimator import FORMAT as STATE_FORMAT
+    from encoders.state_estimator import from_payload
+
+    if isinstance(payload, dict) and payload.get("format") == STATE_FORMAT:
+        return from_payload(payload, path, name)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise EncoderError(f"{path} is not an lfo encoder checkpoint (format {FORMAT})")
     cfg = ConvConfig(
@@ -155,21 +212,20 @@ def load_checkpoint(path: str | Path, *, name: str | None = None) -> ConvEncoder
     return encoder.eval()
 
 
-def _load_default(family: str) -> ConvEncoder:
-    path = WEIGHTS_DIR / f"{family}.pt"
+def _load_shipped(name: str) -> Encoder:
+    path = WEIGHTS_DIR / _SHIPPED[name]
     if not path.is_file():
         raise EncoderError(
-            f"default encoder weights {path} are missing; they ship with the package "
-            f"(re-create them with: python scripts/pretrain_encoder.py --env {_FAMILY_GAME[family]}"
-            f" --out {path})"
+            f"shipped encoder weights {path} are missing; they ship with the package "
+            f"(re-create them with: {_RECREATE[path.name]})"
         )
     expected = json.loads(MANIFEST.read_text()).get(path.name) if MANIFEST.exists() else None
     if expected is not None and file_sha256(path) != expected:
         raise EncoderError(
             f"default encoder weights {path} are corrupt (SHA-256 differs from {MANIFEST.name}); "
-            f"restore the file or re-create it with scripts/pretrain_encoder.py"
+            f"restore the file or re-create it with: {_RECREATE[path.name]}"
         )
-    return load_checkpoint(path, name=f"default-{family}")
+    return load_checkpoint(path, name=name)
 
 
 # ----------------------------------------------------------------------------- builders
@@ -224,12 +280,20 @@ def load(name_or_path: str, weights: str | None = None, *, game: str | None = No
             ``carracing``).
     """
     name = str(name_or_path)
-    if name.startswith("default-"):
-        family = name.removeprefix("default-")
+    if name.startswith("default-") or name.startswith("ssl-"):
+        kind, _, family = name.partition("-")
         family = _FAMILIES.get(family, family)
-        if family not in DEFAULT_ARCH:
+        canonical = f"{kind}-{family}"
+        if canonical not in _SHIPPED:
             raise EncoderError(f"unknown encoder {name!r}; available: {', '.join(available())}")
-        return load_checkpoint(weights, name=name) if weights else _load_default(family)
+        return load_checkpoint(weights, name=name) if weights else _load_shipped(canonical)
+    if name.startswith("state-"):
+        from encoders.privileged import PrivilegedStateEncoder
+
+        try:
+            return PrivilegedStateEncoder(name.removeprefix("state-"))
+        except ValueError as exc:
+            raise EncoderError(str(exc)) from exc
     if name.startswith("random-"):
         return build_conv(name.removeprefix("random-"))
     if name.startswith("pixels-"):

@@ -25,6 +25,7 @@ from einops import rearrange
 from gymnasium.wrappers import FrameStackObservation, RepeatAction, TransformObservation
 
 from lfo.preprocess import Preprocess
+from lfo.privileged import StateObservation
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -198,6 +199,7 @@ def make_env(
     seed: int | None = None,
     preprocess: Preprocess | None = None,
     render_mode: str | None = None,
+    observe_state: bool = False,
     **options: Any,
 ) -> gym.Env:
     """The game as the learner sees it: stacked preprocessed frames ``(k * c, h, w)``.
@@ -207,11 +209,17 @@ def make_env(
         seed: reset once with this seed (see :func:`make_raw_env`).
         preprocess: override the game's default view; must match the videos' view.
         render_mode: passed to gymnasium (``"rgb_array"`` to record the agent).
+        observe_state: PRIVILEGED: observe the simulator's state vector
+            (:class:`lfo.privileged.StateObservation`) instead of frames: the
+            ideal-encoder rung, never the learning-from-video path.
         **options: shift settings (see the module docstring).
     """
     spec = get_game(game)
     env = make_raw_env(spec.name, render_mode=render_mode, **options)
-    env = wrap_preprocess(env, preprocess or spec.preprocess)
+    if observe_state:
+        env = StateObservation(env, spec.name)
+    else:
+        env = wrap_preprocess(env, preprocess or spec.preprocess)
     if seed is not None:
         env.reset(seed=seed)
         env.action_space.seed(seed)

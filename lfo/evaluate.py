@@ -96,12 +96,16 @@ def evaluate(
     max_steps: int | None = None,
     record_first: bool = False,
     preprocess: Preprocess | None = None,
+    observe_state: bool = False,
 ) -> EvalResult:
     """Run ``policy`` for one episode per seed; optionally keep the first one's frames.
 
     ``preprocess``: the view the policy's encoder needs (default: the game's).
+    ``observe_state``: PRIVILEGED: the policy reads the simulator's state vector
+    (the ideal-encoder rung, :class:`lfo.privileged.StateObservation`).
     """
-    env = make_env(game, preprocess=preprocess, **(env_options or {}))
+    env = make_env(game, preprocess=preprocess, observe_state=observe_state,
+                   **(env_options or {}))
     episodes = [
         run_episode(env, policy, seed=s, max_steps=max_steps, record=record_first and i == 0)
         for i, s in enumerate(seeds)

@@ -203,3 +203,25 @@ class PrivilegedState(gym.Wrapper):
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         return obs, reward, terminated, truncated, self._with_state(info)
+
+
+class StateObservation(gym.Wrapper):
+    """PRIVILEGED: the observation becomes the state vector; the frame moves to ``info``.
+
+    For the ideal-encoder rung only (``--encoder state-<game>``): the agent then reads the
+    simulator. ``info["frame"]`` keeps the native RGB frame (for videos of the agent).
+    """
+
+    def __init__(self, env: gym.Env, game: str = "carracing") -> None:
+        env = PrivilegedState(env, game)
+        super().__init__(env)
+        d = len(state_variables(game))
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (d,), np.float32)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return info["state"], {**info, "frame": obs}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return info["state"], reward, terminated, truncated, {**info, "frame": obs}

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from encoders.privileged import is_privileged
+from encoders.registry import check_encoder_fits
 from lfo.baselines import Learner, LearnerSettings, build_learner, get_method
 from lfo.data import ExpertPairs, ReplayBuffer
 from lfo.envs import env_options_with_repeat, get_game, make_env
@@ -45,6 +47,9 @@ from lfo.evaluate import (
 from lfo.exploration import EzGreedy, held_random_policy
 from lfo.sidecar import read_metadata
 from lfo.video import ClipFolder, scan_folder
+
+#: how runs on the ideal encoder (``--encoder state-<game>``) are marked in labels and tables
+PRIVILEGED_NOTE = "PRIVILEGED: reads the simulator's state"
 
 #: training episodes use seeds far from the evaluation (0-9999) and demo (10000+) ranges
 TRAIN_SEED_BASE = 1_000_000
@@ -216,10 +221,10 @@ def default_encoder(game: str) -> str:
     error.
     """
     import encoders
-    from encoders.registry import _FAMILIES, WEIGHTS_DIR
+    from encoders.registry import default_weights
 
     name = encoders.default_for(game)
-    if (WEIGHTS_DIR / f"{_FAMILIES[game]}.pt").is_file():
+    if default_weights(game).is_file():
         return name
     warnings.warn(f"no shipped weights for {name}: using pixels-{game} "
                   "(create weights with scripts/pretrain_encoder.py)", stacklevel=2)
@@ -275,12 +280,23 @@ class Trainer:
         self.env_options = cfg.agent_env_options()
         self.control_hz = self.spec.control_hz(self.env_options)
         self.encoder = encoders.load(cfg.encoder or default_encoder(self.game))
+        check_encoder_fits(self.encoder, self.game)
+        self.privileged = is_privileged(self.encoder)
         self.view = encoder_view(self.encoder, self.game)
-        feats = [
-            clip_features(c, self.encoder, self.game, preprocess=self.view,
-                          control_hz=self.control_hz)
-            for c in tqdm(self.folder.clips, desc="encoding clips", disable=not cfg.progress)
-        ]
+        if self.privileged:  # PRIVILEGED REFERENCE (ideal encoder): the simulator's state
+            from lfo.privileged_clips import clip_states
+
+            feats = [
+                clip_states(c.path, self.game, control_hz=self.control_hz)[0]
+                for c in tqdm(self.folder.clips, desc="replaying expert states",
+                              disable=not cfg.progress)
+            ]
+        else:
+            feats = [
+                clip_features(c, self.encoder, self.game, preprocess=self.view,
+                              control_hz=self.control_hz)
+                for c in tqdm(self.folder.clips, desc="encoding clips", disable=not cfg.progress)
+            ]
         self.normalizer = FeatureNormalizer.fit(np.concatenate(feats))
         self.expert = ExpertPairs.from_clips([self.normalizer(f) for f in feats])
         if self.method.uses_expert_actions:  # ORACLES ONLY: the recorded expert actions
@@ -292,7 +308,8 @@ class Trainer:
         self.expert_clip = self.normalizer(feats[0])
         self.expert_return = expert_return(self.folder, metadata)
 
-        self.env = make_env(self.game, preprocess=self.view, **self.env_options)
+        self.env = make_env(self.game, preprocess=self.view, observe_state=self.privileged,
+                            **self.env_options)
         n_actions = int(self.env.action_space.n)
         dim = int(self.expert.obs.shape[1])
         self.settings = LearnerSettings(
@@ -323,6 +340,11 @@ class Trainer:
             sample_agent=lambda n: self.replay.sample(n, self.rng),
             options=self.cfg.method_options,
         )
+
+    @property
+    def label(self) -> str:
+        """The method's label, marked when the run reads the simulator's state."""
+        return f"{self.method.label} [{PRIVILEGED_NOTE}]" if self.privileged else self.method.label
 
     @property
     def agent(self) -> Learner:
@@ -419,7 +441,7 @@ class Trainer:
     def evaluate(self, episodes: int, record: bool = False) -> dict[str, EvalResult]:
         seeds = list(EVAL_SEEDS[:episodes])
         kw = dict(env_options=self.env_options, max_steps=self.cfg.max_episode_steps,
-                  preprocess=self.view)
+                  preprocess=self.view, observe_state=self.privileged)
         return {
             "greedy": evaluate(self.game, self.policy(True), seeds, mode="greedy",
                                record_first=record, **kw),
@@ -533,7 +555,7 @@ class Trainer:
         write_clip(self.out / "agent.mp4", frames, fps=self.control_hz)
         plots.learning_curve(self.eval_rows, self.out / "learning_curve.png",
                              expert=self.expert_return, random=self.random_return,
-                             title=f"{self.game} ({self.method.label})")
+                             title=f"{self.game} ({self.label})")
         rewards = self.recovered_reward(self.expert_clip)
         if rewards is not None:  # methods without a reward (BC, BCO) have no such plot
             plots.reward_along_clip(rewards, self.out / "expert_reward.png",
@@ -541,8 +563,10 @@ class Trainer:
                                     title=self.folder.clips[0].path.name)
         summary = {
             "game": self.game, "variant": self.cfg.variant, "method": self.method.name,
-            "method_label": self.method.label,
+            "method_label": self.label,
             "uses_expert_actions": self.method.uses_expert_actions,
+            "encoder": self.encoder.spec.name, "encoder_id": self.encoder.spec.id,
+            "privileged_state": self.privileged,
             "steps": self.step, "env_steps": self.env_steps,
             "expert_return": self.expert_return, "random_return": self.random_return,
             **{f"{m}_{k}": v for m, r in results.items()

@@ -1,0 +1,120 @@
+"""The state estimator: its loss, a training step that learns, checkpoints and refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import encoders
+from encoders.base import EncoderError
+from encoders.registry import check_encoder_fits
+from encoders.state_data import CodecSetting, codec_round_trip, play_episode, BEHAVIOURS
+from encoders.state_estimator import (
+    StateEstimator,
+    StateEstimatorArch,
+    masked_mse,
+    r2_per_variable,
+    random_shift,
+    save_state_estimator,
+    train_step,
+)
+from lfo.envs import get_game
+from lfo.privileged import CARRACING_STATE_NAMES
+
+
+def tiny_estimator(outputs=CARRACING_STATE_NAMES) -> StateEstimator:
+    torch.manual_seed(0)
+    return StateEstimator(StateEstimatorArch(in_channels=3, size=(84, 84), widths=(8, 16, 16),
+                                             hidden=32, outputs=tuple(outputs)))
+
+
+def test_masked_mse_leaves_undefined_labels_out_by_hand():
+    pred = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    target = torch.tensor([[0.0, 0.0], [0.0, 100.0]])
+    valid = torch.tensor([[True, True], [True, False]])
+    # var 0: (1 + 9) / 2 = 5; var 1: only the first sample, 4; mean 4.5 (the 96^2 is ignored)
+    assert masked_mse(pred, target, valid).item() == pytest.approx(4.5)
+    # a variable never defined in the batch adds 0, not nan
+    none = torch.tensor([[True, False], [True, False]])
+    assert masked_mse(pred, target, none).item() == pytest.approx(2.5)
+
+
+def test_r2_is_one_for_a_perfect_fit_and_zero_for_the_mean():
+    target = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0], [3.0, 4.0]])
+    valid = np.ones_like(target, dtype=bool)
+    assert np.allclose(r2_per_variable(target, target, valid), 1.0)
+    mean = np.broadcast_to(target.mean(0), target.shape)
+    assert np.allclose(r2_per_variable(mean, target, valid), 0.0)
+
+
+def test_random_shift_moves_content_by_at_most_pad_pixels():
+    x = torch.zeros(16, 1, 20, 20)
+    x[:, :, 10, 10] = 1.0
+    out = random_shift(x, 2, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    for img in out[:, 0]:
+        r, c = np.argwhere(img.numpy() == 1.0)[0]
+        assert abs(r - 10) <= 2 and abs(c - 10) <= 2
+    assert random_shift(x, 0, torch.Generator()) is x
+
+
+def test_training_steps_lower_the_loss_on_a_tiny_batch(one_torch_thread):
+    model = tiny_estimator()
+    rng = np.random.default_rng(0)
+    stacks = torch.from_numpy(rng.integers(0, 256, (16, 3, 84, 84), dtype=np.uint8))
+    states = torch.from_numpy(rng.normal(size=(16, len(CARRACING_STATE_NAMES))).astype(np.float32))
+    valid = torch.ones_like(states, dtype=torch.bool)
+    model.set_label_stats(states.numpy(), valid.numpy())
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    losses = [train_step(model, opt, stacks, states, valid, shift=0, generator=gen)
+              for _ in range(60)]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_checkpoint_round_trip_and_refusals(tmp_path):
+    model = tiny_estimator()
+    pre = get_game("carracing").preprocess
+    path = save_state_estimator(tmp_path / "est.pt", model, game="carracing", preprocess=pre)
+    loaded = encoders.load(str(path))
+    x = np.random.default_rng(0).integers(0, 256, (4, 3, 84, 84), dtype=np.uint8)
+    assert np.allclose(loaded.encode(x), model.encode(x), atol=1e-6)
+    assert loaded.spec.outputs == CARRACING_STATE_NAMES
+    assert loaded.spec.feature_dim == len(CARRACING_STATE_NAMES)
+    check_encoder_fits(loaded, "carracing")
+    # made for another game: refused in one line
+    with pytest.raises(EncoderError, match="made for carracing, not pong"):
+        check_encoder_fits(loaded, "pong")
+    # estimates another state than lfo.privileged reads today: refused
+    other = save_state_estimator(tmp_path / "old.pt", tiny_estimator(["speed", "offset"]),
+                                 game="carracing", preprocess=pre)
+    with pytest.raises(EncoderError, match="not carracing's state today"):
+        check_encoder_fits(encoders.load(str(other)), "carracing")
+    # missing or corrupt files are errors, never a random init
+    with pytest.raises(EncoderError, match="not found"):
+        encoders.load(str(tmp_path / "missing.pt"))
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(EncoderError, match="corrupt"):
+        encoders.load(str(tmp_path / "bad.pt"))
+
+
+def test_privileged_encoder_is_marked_and_identity():
+    from encoders.privileged import is_privileged
+
+    enc = encoders.load("state-carracing")
+    assert is_privileged(enc) and not is_privileged(tiny_estimator())
+    s = np.random.default_rng(0).normal(size=(5, len(CARRACING_STATE_NAMES)))
+    assert np.allclose(enc.encode(s), s)
+    with pytest.raises(EncoderError, match="no privileged state reader"):
+        encoders.load("state-pong")
+
+
+def test_rollouts_are_labelled_and_survive_a_codec_round_trip():
+    frames, states, valid = play_episode("carracing", 5_000_000, BEHAVIOURS[0], 20)
+    assert frames.shape == (21, 96, 96, 3) and states.shape == (21, len(CARRACING_STATE_NAMES))
+    assert valid.all() and states[-1, 0] > 0  # the expert is moving
+    decoded = codec_round_trip(frames, CodecSetting(".webm", 20, 64), fps=50.0)
+    assert decoded.shape == frames.shape
+    err = np.abs(decoded.astype(int) - frames.astype(int)).mean()
+    assert 0.5 < err < 20  # lossy (and resized), but the same pictures
