@@ -49,9 +49,10 @@ def view(game: str, name: str = "default") -> Preprocess:
 
     ``speedbar``: keep the HUD rows but black out everything in them except the
     true-speed bar (native columns 0-15; the bar spans 12-14); the ABS, steering and
-    gyro indicators (columns 16+) that echo the pressed action are masked. This is the
-    game's default view since the probe below showed speed needs the bar.
-    ``nohud``: the earlier default, the whole HUD cropped (rows 84-95).
+    gyro bars (columns 16+) are masked. The self-supervised ``ssl-carracing`` encoder was
+    trained on this view (its checkpoint records it); the default view now shows the
+    whole HUD, whose bars are car state, not keys (``lfo.envs``).
+    ``nohud``: the whole HUD cropped (rows 84-95).
     ``objects``: any game, grey levels replaced by the object mask of
     :attr:`lfo.preprocess.Preprocess.objects` (threshold 16).
     """

@@ -102,7 +102,9 @@ def run_row(run_dir: Path, method: str, seed: int) -> dict[str, Any]:
     final = json.loads((run_dir / "final.json").read_text())
     wall = run_dir / "wall_time.json"
     return {
-        "method": method, "label": get_method(method).label, "seed": seed,
+        # the run's own label: marks runs on the simulator's state (--encoder state-<game>)
+        "method": method, "label": final.get("method_label", get_method(method).label),
+        "seed": seed,
         "run": str(run_dir),
         "wall_s": json.loads(wall.read_text())["wall_s"] if wall.is_file() else float("nan"),
         **{k: v for k, v in final.items() if k != "episodes"},
@@ -186,7 +188,8 @@ def write_outputs(
     table = markdown_table(rows)
     notes = (
         f"Methods marked [{ORACLE_NOTE}] see the recorded expert actions, which the other "
-        "methods never do. Normalised score = (return - random) / (expert - random), with "
+        "methods never do; runs marked [PRIVILEGED...] read the simulator's state instead of "
+        "the video (the ideal encoder: a ceiling, not a result from video). Normalised score = (return - random) / (expert - random), with "
         "each run's own random-policy measurement and the expert return from the clips' "
         "sidecars; mean +- std over seeds; every method had the same env-step budget."
     )

@@ -149,6 +149,15 @@ def offset_crop(frames: np.ndarray, fraction: float = 0.08) -> np.ndarray:
 FrameTransform = Callable[[np.random.Generator], Callable[[np.ndarray], np.ndarray]]
 
 
+def black_bottom(frames: np.ndarray, fraction: float) -> np.ndarray:
+    """Frames with the bottom ``fraction`` of their height set to black."""
+    out = np.array(frames, copy=True)
+    rows = int(round(fraction * out.shape[-3]))
+    if rows:
+        out[..., out.shape[-3] - rows:, :, :] = 0
+    return out
+
+
 def _fixed(fn: Callable[[np.ndarray], np.ndarray]) -> FrameTransform:
     return lambda rng: fn
 
@@ -225,6 +234,14 @@ VIDEO_SHIFTS: dict[str, VideoShift] = {
             "and contrast x(1 +- U(0.1, 0.25)), hue turned +-U(5, 15) degrees",
             transform=_color_transform,
             params={"low": 0.1, "high": 0.25, "hue_deg": 15.0, "seed": SHIFT_SEED},
+        ),
+        VideoShift(
+            "nohud",
+            "CarRacing: the HUD (bottom 12/96 of the picture: speed, ABS, steering and gyro "
+            "bars) blacked out, as in captures that crop the dashboard; the state estimator "
+            "reads those bars, so this measures what it loses without them",
+            transform=_fixed(lambda f: black_bottom(f, 12 / 96)),
+            params={"fraction": 12 / 96},
         ),
         VideoShift(
             "crop",

@@ -85,7 +85,7 @@ def test_checkpoint_round_trip_offline(tmp_path, monkeypatch):
 def test_shipped_default_loads_offline(game, monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", lambda *a, **k: pytest.fail("network"))
     name = encoders.default_for(game)
-    if not (registry.WEIGHTS_DIR / f"{name.removeprefix('default-')}.pt").exists():
+    if not registry.default_weights(game).exists():
         pytest.skip(f"{name} weights not shipped")
     enc = encoders.load(name)
     assert enc.spec.name == name
@@ -105,21 +105,23 @@ def test_missing_and_corrupt_weights_are_clear_errors(tmp_path, monkeypatch):
         encoders.load(str(tmp_path / "absent.pt"))
     monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
     monkeypatch.setattr(registry, "MANIFEST", tmp_path / "MANIFEST.json")
-    with pytest.raises(EncoderError, match="missing"):
+    with pytest.raises(EncoderError, match="missing.*pretrain_state_encoder.py"):
         encoders.load("default-carracing")
+    with pytest.raises(EncoderError, match="missing.*pretrain_encoder.py"):
+        encoders.load("ssl-carracing")
     # a truncated checkpoint
     good = save_checkpoint(tmp_path / "carracing.pt", build_conv("carracing"), game="carracing",
                            preprocess=get_game("carracing").preprocess)
     registry.write_manifest_entry(good)
-    assert encoders.load("default-carracing").spec.name == "default-carracing"
+    assert encoders.load("ssl-carracing").spec.name == "ssl-carracing"
     data = good.read_bytes()
     good.write_bytes(data[: len(data) // 2])
     with pytest.raises(EncoderError, match="corrupt"):
-        encoders.load("default-carracing")
+        encoders.load("ssl-carracing")
     # bytes flipped in place (same length): caught by the manifest's SHA-256
     good.write_bytes(data[:-10] + bytes(10))
     with pytest.raises(EncoderError, match="corrupt"):
-        encoders.load("default-carracing")
+        encoders.load("ssl-carracing")
     # not a checkpoint at all, outside the manifest
     junk = tmp_path / "junk.pt"
     junk.write_text("hello")
@@ -131,7 +133,7 @@ def test_missing_and_corrupt_weights_are_clear_errors(tmp_path, monkeypatch):
 def test_unknown_name_lists_available():
     with pytest.raises(EncoderError, match="available"):
         encoders.load("nope")
-    assert "default-carracing" in encoders.available()
+    assert {"default-carracing", "ssl-carracing", "state-carracing"} <= set(encoders.available())
     assert encoders.default_for("carracing") == "default-carracing"
     assert encoders.default_for("ALE/Pong-v5") == "default-atari"
     assert encoders.default_for("breakout") == "default-atari"

@@ -38,22 +38,26 @@ def test_mask_blacks_out_boxes_before_resizing():
     assert rgb.min() == 200  # the caller's frame is untouched
 
 
-def test_carracing_view_keeps_the_speed_bar_and_hides_the_action_indicators():
-    from lfo.envs import CARRACING_HUD_ACTION_INDICATORS
+def test_carracing_view_keeps_the_hud_state_bars():
+    """The default view shows the HUD (speed, ABS, steering angle, gyro: car state, not
+    keys); the ``nohud`` view of the old self-supervised encoder masks them."""
+    from encoders.pretrain import view as named_view
+    from lfo.envs import CARRACING_HUD_STATE_BARS
 
     env = make_raw_env("carracing")
     env.reset(seed=0)
-    for _ in range(80):
-        frame = env.step(3)[0]  # full gas: the speed bar grows, ABS bars spin
-    top, bottom, left, right = CARRACING_HUD_ACTION_INDICATORS
-    assert frame[top:bottom, left:right].max() > 0  # the raw HUD shows indicators
+    for _ in range(60):
+        frame = env.step(3)[0]  # gas: the speed and ABS bars grow
+    for _ in range(5):
+        frame = env.step(2)[0]  # steer left: the steering and gyro bars show it
+    top, bottom, left, right = CARRACING_HUD_STATE_BARS
+    assert frame[top:bottom, left:right].max() > 0
     view = get_game("carracing").preprocess
     masked = frame.copy()
     masked[top:bottom, left:right] = 0
-    np.testing.assert_array_equal(view.frame(frame), view.frame(masked))
-    bar_only = masked.copy()
-    bar_only[top:bottom, :left] = 0  # the speed bar region matters to the view
-    assert not np.array_equal(view.frame(masked), view.frame(bar_only))
+    assert not np.array_equal(view.frame(frame), view.frame(masked))  # the bars are seen
+    nohud = named_view("carracing", "nohud")
+    assert nohud.frame(frame).shape == view.frame(frame).shape
 
 
 def test_invalid_settings_are_rejected():

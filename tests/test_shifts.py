@@ -390,3 +390,13 @@ def test_toy_agent_learns_from_frame_rate_and_colour_shifted_videos(shift):
     agent = tp.train_toy(world, tp.ToyRunConfig(video_shift=shift, seed=0))
     greedy = tp.mean_return(world, agent.policy(True), episodes=1)
     assert tp.score(greedy, random, expert) >= 0.8
+
+
+def test_nohud_blacks_out_exactly_the_hud_rows():
+    from lfo.shifts import black_bottom
+
+    frame = np.full((96, 96, 3), 200, np.uint8)
+    out = VIDEO_SHIFTS["nohud"].transform(np.random.default_rng(0))(frame)
+    assert out[84:].max() == 0 and out[:84].min() == 200 and frame.min() == 200
+    big = black_bottom(np.full((192, 160, 3), 9, np.uint8), 12 / 96)
+    assert big[168:].max() == 0 and big[:168].min() == 9
