@@ -231,3 +231,36 @@ def test_clips_and_live_frames_go_through_the_encoders_own_view(tiny_clips, tmp_
     assert set(np.unique(obs)) <= {0, 255}  # the live frames are object masks too
     default = Trainer(tiny_config(tiny_clips, tmp_path / "run2"))
     assert default.view == get_game("carracing").preprocess
+
+
+def test_privileged_state_run_is_marked_and_reads_the_simulator(tiny_clips, tmp_path):
+    """--encoder state-carracing: expert pairs are the replayed simulator states, the agent
+    observes the state vector, and every output says the run is privileged."""
+    from lfo.privileged import CARRACING_STATE_NAMES
+    from lfo.privileged_clips import clip_states
+
+    trainer = Trainer(tiny_config(tiny_clips, tmp_path / "priv", encoder="state-carracing",
+                                  steps=120, eval_every=120))
+    assert trainer.privileged and trainer.expert.obs.shape[1] == len(CARRACING_STATE_NAMES)
+    states, _ = clip_states(sorted(tiny_clips.glob("*.mp4"))[0], "carracing")
+    # the first expert pair is the first clip's first two states, normalised
+    assert np.allclose(trainer.expert.obs[0], trainer.normalizer(states[0]), atol=1e-5)
+    obs, _ = trainer.env.reset(seed=0)
+    assert obs.shape == (len(CARRACING_STATE_NAMES),)
+    summary = trainer.run()
+    assert summary["privileged_state"] and "PRIVILEGED" in summary["method_label"]
+    assert summary["encoder"] == "state-carracing"
+
+
+def test_an_encoder_for_another_game_is_refused_in_one_line(tiny_clips, tmp_path):
+    from encoders.base import EncoderError
+
+    with pytest.raises(EncoderError, match="made for pong, not carracing"):
+        Trainer(tiny_config(tiny_clips, tmp_path / "x", encoder="default-atari"))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_lfo.py"), "--videos", str(tiny_clips),
+         "--encoder", "default-atari", "--out", str(tmp_path / "y")],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "made for pong, not carracing" in result.stderr
