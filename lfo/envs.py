@@ -24,6 +24,7 @@ import numpy as np
 from einops import rearrange
 from gymnasium.wrappers import FrameStackObservation, RepeatAction, TransformObservation
 
+from lfo.fast_render import use_fast_road_renderer
 from lfo.preprocess import Preprocess
 from lfo.privileged import StateObservation
 
@@ -156,6 +157,8 @@ def make_raw_env(
 
         gym.register_envs(ale_py)
     env = gym.make(spec.env_id, render_mode=render_mode, **{**spec.kwargs, **gym_options})
+    if spec.name == "carracing":
+        use_fast_road_renderer(env)  # same pixels, ~1.8x faster steps (lfo.fast_render)
     if repeat > 1:
         env = RepeatAction(env, repeat)
     env.metadata = {**env.metadata, "control_hz": spec.control_hz(options), "game": spec.name}

@@ -64,3 +64,28 @@ def test_unknown_game_and_option_are_clear_errors():
         make_env("doom")
     with pytest.raises(ValueError, match="unknown option"):
         make_env("pong", turbo=True)
+
+
+@pytest.mark.parametrize("domain_randomize", [False, True])
+def test_fast_road_renderer_gives_the_stock_pixels(domain_randomize):
+    """lfo.fast_render draws exactly what gymnasium's own renderer draws: over the start
+    zoom, visited tiles changing colour, and a reset onto a new track."""
+    import gymnasium as gym
+
+    from lfo.envs import make_raw_env
+
+    def frames(env):
+        rng = np.random.default_rng(5)
+        out = [env.reset(seed=5)[0]]
+        for i in range(120):
+            out.append(env.step(3 if i % 3 == 0 else int(rng.integers(5)))[0])
+        out.append(env.reset(seed=6)[0])
+        for _ in range(30):
+            out.append(env.step(3)[0])
+        env.close()
+        return np.stack(out)
+
+    stock = gym.make("CarRacing-v3", continuous=False, domain_randomize=domain_randomize)
+    ours = make_raw_env("carracing", domain_randomize=domain_randomize)
+    assert ours.unwrapped._render_road.__func__.__name__ == "fast_render_road"
+    np.testing.assert_array_equal(frames(ours), frames(stock))
