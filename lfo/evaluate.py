@@ -97,19 +97,26 @@ def evaluate(
     record_first: bool = False,
     preprocess: Preprocess | None = None,
     observe_state: bool = False,
+    progress: str | None = None,
 ) -> EvalResult:
     """Run ``policy`` for one episode per seed; optionally keep the first one's frames.
 
     ``preprocess``: the view the policy's encoder needs (default: the game's).
     ``observe_state``: PRIVILEGED: the policy reads the simulator's state vector
     (the ideal-encoder rung, :class:`lfo.privileged.StateObservation`).
+    ``progress``: show a bar over the episodes with this description (``None``: silent).
     """
+    from tqdm import tqdm
+
     env = make_env(game, preprocess=preprocess, observe_state=observe_state,
                    **(env_options or {}))
-    episodes = [
-        run_episode(env, policy, seed=s, max_steps=max_steps, record=record_first and i == 0)
-        for i, s in enumerate(seeds)
-    ]
+    episodes = []
+    bar = tqdm(list(enumerate(seeds)), desc=progress, unit="episode", leave=False,
+               disable=progress is None)
+    for i, s in bar:
+        episodes.append(run_episode(env, policy, seed=s, max_steps=max_steps,
+                                    record=record_first and i == 0))
+        bar.set_postfix(ret=f"{episodes[-1].episode_return:.1f}")
     env.close()
     return EvalResult(mode, episodes)
 

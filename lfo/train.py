@@ -16,12 +16,15 @@ Outputs in the run folder: ``config.json``, ``metrics.csv`` + TensorBoard events
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import math
 import os
 import shutil
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -44,7 +47,7 @@ from lfo.evaluate import (
     normalised_score,
     random_policy,
 )
-from lfo.exploration import EzGreedy, held_random_policy
+from lfo.exploration import EzGreedy
 from lfo.sidecar import read_metadata
 from lfo.video import ClipFolder, scan_folder
 
@@ -57,6 +60,10 @@ TRAIN_SEED_BASE = 1_000_000
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN/inf; the last good checkpoint is kept."""
+
+
+class RunFolderExists(ValueError):
+    """A new run was asked to write into a folder that already holds a run."""
 
 
 @dataclass
@@ -145,6 +152,11 @@ class TrainConfig:
     """Show a tqdm progress bar."""
     resume: bool = False
     """Continue the run in ``out`` from its last checkpoint (its config.json wins)."""
+    force: bool = False
+    """Start afresh in an ``out`` that already holds a run (its files are replaced)."""
+    first_checkpoint: int = 1_000
+    """Env steps before the first checkpoint (then every ``checkpoint_every``), so a run
+    killed in its first minutes can still be resumed."""
 
     def agent_env_options(self) -> dict[str, Any]:
         """The env options of the agent's world: ``env_options`` plus the action repeat."""
@@ -166,11 +178,23 @@ def infer_game(
     folder: ClipFolder, requested: str | None, metadata: list[dict] | None = None
 ) -> str:
     """The game to play: ``requested`` if given, else the clips' sidecars must agree."""
-    if requested is not None:
-        return get_game(requested).name
     metadata = clip_metadata(folder) if metadata is None else metadata
-    games = {m.get("game") for m in metadata}
-    games.discard(None)
+    games = set()
+    for m in metadata:  # a sidecar names its game, or at least its gymnasium env id
+        name = m.get("game") or m.get("env_id")
+        if name is not None:
+            try:
+                games.add(get_game(name).name)
+            except ValueError:
+                games.add(str(name))
+    if requested is not None:
+        game = get_game(requested).name
+        others = sorted(games - {game})
+        if others:
+            raise ValueError(f"--env {game} but the clips in {folder.root} are from "
+                             f"{', '.join(others)} (their sidecars say so): pass the clips' "
+                             "game, or clips of this game")
+        return game
     if len(games) == 1:
         return get_game(games.pop()).name
     if not games:
@@ -191,6 +215,11 @@ def expert_return(folder: ClipFolder, metadata: list[dict] | None = None) -> flo
     metadata = clip_metadata(folder) if metadata is None else metadata
     values = [m.get("return") for m in metadata]
     values = [float(v) for v in values if v is not None]
+    capped = sum(bool(m.get("truncated")) and not m.get("terminated") for m in metadata)
+    if capped:
+        warnings.warn(f"{capped} of {len(metadata)} clips in {folder.root} are capped or partial "
+                      "episodes: the expert return (the score's 1.0) is their mean, not that of "
+                      "full episodes", stacklevel=2)
     return float(np.mean(values)) if values else float("nan")
 
 
@@ -324,7 +353,9 @@ class Trainer:
         capacity = min(cfg.buffer_size, cfg.steps) if self.method.interacts else 1
         self.replay = ReplayBuffer(capacity, dim)
         self.rng = np.random.default_rng(cfg.seed)
-        self.explore = held_random_policy(n_actions, cfg.explore_mean_hold, seed=cfg.seed)
+        # warm-up play: uniformly random actions held for a geometric number of steps (its
+        # generator is checkpointed, so a resumed warm-up continues the same draws)
+        self.warmup = EzGreedy(n_actions, 1.0, cfg.explore_mean_hold, seed=(cfg.seed, 1))
         self.ez_greedy = EzGreedy(n_actions, cfg.explore_epsilon, cfg.explore_mean_hold,
                                   seed=(cfg.seed, 2))
         self.step = 0
@@ -375,7 +406,7 @@ class Trainer:
             "method": self.method.name,
             "normalizer": (self.normalizer.mean, self.normalizer.std),
             "eval_rows": self.eval_rows, "torch_rng": torch.get_rng_state(),
-            "ez_greedy": self.ez_greedy.state_dict(),
+            "ez_greedy": self.ez_greedy.state_dict(), "warmup": self.warmup.state_dict(),
         }, stage / "state.pt")
         old = self.out / "checkpoint.old"
         shutil.rmtree(old, ignore_errors=True)
@@ -402,7 +433,7 @@ class Trainer:
         else:
             raise RuntimeError(
                 f"cannot resume from {self.checkpoint_dir}: no readable checkpoint "
-                f"({type(last_error).__name__}: {last_error}); start without --resume"
+                f"({type(last_error).__name__}: {last_error}); start it again with --force"
             ) from last_error
         self.learner = learner
         if "agent_rng" in state:  # a checkpoint from before the learner interface (IQ only)
@@ -413,6 +444,9 @@ class Trainer:
         if "ez_greedy" in state:  # absent in checkpoints from before the option
             self.ez_greedy.load_state_dict(state["ez_greedy"])
             self.ez_greedy.end_episode()  # resume starts a fresh episode
+        if "warmup" in state:  # absent in checkpoints from before it was saved
+            self.warmup.load_state_dict(state["warmup"])
+            self.warmup.end_episode()
         self.normalizer = FeatureNormalizer(*state["normalizer"])
         self.step, self.episode = int(state["step"]), int(state["episode"])
         self.random_return, self.eval_rows = state["random_return"], list(state["eval_rows"])
@@ -442,10 +476,13 @@ class Trainer:
         seeds = list(EVAL_SEEDS[:episodes])
         kw = dict(env_options=self.env_options, max_steps=self.cfg.max_episode_steps,
                   preprocess=self.view, observe_state=self.privileged)
+        show = self.cfg.progress
         return {
             "greedy": evaluate(self.game, self.policy(True), seeds, mode="greedy",
-                               record_first=record, **kw),
-            "sampled": evaluate(self.game, self.policy(False), seeds, mode="sampled", **kw),
+                               record_first=record, progress="eval greedy" if show else None,
+                               **kw),
+            "sampled": evaluate(self.game, self.policy(False), seeds, mode="sampled",
+                                progress="eval sampled" if show else None, **kw),
         }
 
     def eval_row(self, results: dict[str, EvalResult]) -> dict[str, Any]:
@@ -461,9 +498,13 @@ class Trainer:
         return row
 
     def measure_random(self) -> float:
+        """The random policy's mean return in the agent's own world (its env options and
+        action repeat), the 0 of the normalised score."""
         seeds = list(EVAL_SEEDS[: self.cfg.random_episodes])
         policy = random_policy(int(self.env.action_space.n), seed=12345)
-        return evaluate(self.game, policy, seeds, max_steps=self.cfg.max_episode_steps).mean
+        return evaluate(self.game, policy, seeds, max_steps=self.cfg.max_episode_steps,
+                        env_options=self.env_options,
+                        progress="random-policy floor" if self.cfg.progress else None).mean
 
     # ---- the loop ---------------------------------------------------------------
     def run(self, resume: bool = False) -> dict[str, Any]:
@@ -471,15 +512,49 @@ class Trainer:
         from torch.utils.tensorboard import SummaryWriter
 
         cfg = self.cfg
+        if not resume:
+            self.claim_run_folder()
         self.out.mkdir(parents=True, exist_ok=True)
+        say(f"run folder: {self.out}")
         if resume:
             self.load_checkpoint()
+            _drop_rows_after(self.out / "metrics.csv", self.step)  # logged after the checkpoint
         else:
             self._write_config()
         if self.random_return is None:
             self.random_return = self.measure_random()
         writer = SummaryWriter(str(self.out / "tb"))
         metrics = _CsvLog(self.out / "metrics.csv", append=resume)
+        try:
+            with _sigterm_as_interrupt():
+                self._loop(writer, metrics)
+        except KeyboardInterrupt:
+            self.save_checkpoint()
+            raise TrainingInterrupted(
+                f"interrupted at step {self.step}: checkpoint saved in {self.checkpoint_dir}; "
+                f"continue with: python scripts/train_lfo.py --out {self.out} --resume"
+            ) from None
+        finally:
+            writer.close()
+            metrics.close()
+        return self.finish()
+
+    def claim_run_folder(self) -> None:
+        """Refuse to start a new run in a folder that holds one, unless ``force``."""
+        if not (self.out / "config.json").exists():
+            return
+        if not self.cfg.force:
+            raise RunFolderExists(
+                f"{self.out} already holds a run: continue it with --resume, replace it with "
+                "--force, or pick another --out")
+        for name in ("checkpoint", "checkpoint.old", "checkpoint.new", "tb"):
+            shutil.rmtree(self.out / name, ignore_errors=True)
+        for name in ("metrics.csv", "eval.csv", "final.json", "config.json"):
+            (self.out / name).unlink(missing_ok=True)
+
+    def _loop(self, writer, metrics: _CsvLog) -> None:
+        """Act, learn, log, evaluate and checkpoint until ``cfg.steps``."""
+        cfg = self.cfg
         interacts = self.method.interacts
         bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{self.game} {self.method.name}",
                    unit="step" if interacts else "update", disable=not cfg.progress,
@@ -493,7 +568,7 @@ class Trainer:
             # -- act (an offline learner takes no env step: its steps are updates)
             if interacts:
                 if self.step < cfg.learning_starts:
-                    action = self.explore(obs)
+                    action = self.warmup(lambda: 0)  # epsilon 1: always its own draw
                 else:
                     action = self.ez_greedy(lambda z=z: self.learner.act(z, greedy=False))
                 obs, reward, terminated, truncated, _ = self.env.step(action)
@@ -528,7 +603,8 @@ class Trainer:
                 for key, value in row.items():
                     if key != "step":
                         writer.add_scalar(f"train/{key}", value, self.step)
-                bar.set_postfix(ret=f"{self.last_return:.1f}", sps=f"{sps:.0f}")
+                ret = f"{self.last_return:.1f}" if math.isfinite(self.last_return) else "-"
+                bar.set_postfix(ret=ret, sps=f"{sps:.0f}")
             if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
                 row = self.eval_row(self.evaluate(cfg.eval_episodes))
                 self.eval_rows.append(row)
@@ -538,20 +614,21 @@ class Trainer:
                 tqdm.write(f"[eval @ {self.step}] greedy {row['greedy_mean']:.1f} "
                            f"sampled {row['sampled_mean']:.1f} "
                            f"(score {row['sampled_score']:.2f})")
-            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+            if (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps
+                    or self.step == cfg.first_checkpoint):
                 self.save_checkpoint()
         bar.close()
-        writer.close()
-        metrics.close()
-        return self.finish()
 
     def finish(self) -> dict[str, Any]:
         """Final evaluation, plots, agent video and ``final.json``."""
         from lfo import plots
         from lfo.video import write_clip
 
+        say(f"final evaluation: {self.cfg.final_eval_episodes} greedy + "
+            f"{self.cfg.final_eval_episodes} sampled episodes")
         results = self.evaluate(self.cfg.final_eval_episodes, record=True)
         frames = results["greedy"].episodes[0].frames
+        say(f"writing {self.out / 'agent.mp4'} and the plots")
         write_clip(self.out / "agent.mp4", frames, fps=self.control_hz)
         plots.learning_curve(self.eval_rows, self.out / "learning_curve.png",
                              expert=self.expert_return, random=self.random_return,
@@ -606,6 +683,46 @@ class Trainer:
                     shifted_videos=str(self.folder.root) if self.cfg.video_shift else None,
                     clips=[str(c.path) for c in self.folder.clips])
         (self.out / "config.json").write_text(json.dumps(data, indent=1))
+
+
+class TrainingInterrupted(RuntimeError):
+    """Ctrl-C or SIGTERM: a checkpoint was saved; the message says how to resume."""
+
+
+def say(line: str) -> None:
+    """One line of progress for the user (through tqdm, so bars are not broken)."""
+    tqdm.write(line)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Within the block, SIGTERM (a scheduler's kill) raises KeyboardInterrupt, like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _drop_rows_after(path: Path, step: int) -> None:
+    """Keep only the CSV rows logged at or before ``step`` (rows after the checkpoint are
+    logged again by the resumed run)."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    kept = [r for r in rows if float(r["step"]) <= step]
+    if len(kept) != len(rows):
+        _write_rows(path, kept)
 
 
 class _CsvLog:

@@ -20,19 +20,32 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import tyro  # noqa: E402
 
-from lfo.train import TrainConfig, TrainingDiverged, load_run_config, train  # noqa: E402
+from lfo.train import (  # noqa: E402
+    TrainConfig,
+    TrainingDiverged,
+    TrainingInterrupted,
+    load_run_config,
+    train,
+)
 from lfo.video import NoUsableClipError  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     cfg = tyro.cli(TrainConfig, args=argv, description=__doc__)
-    if cfg.resume:
-        if cfg.out is None:
-            print("error: --resume needs --out RUN_DIR", file=sys.stderr)
-            return 2
-        cfg = load_run_config(cfg.out, steps=cfg.steps, progress=cfg.progress)
     try:
+        if cfg.resume:
+            if cfg.out is None:
+                print("error: --resume needs --out RUN_DIR", file=sys.stderr)
+                return 2
+            # the run's own budget unless --steps is given again (to extend it)
+            steps_given = any(a == "--steps" or a.startswith("--steps=") for a in argv)
+            overrides = {"steps": cfg.steps} if steps_given else {}
+            cfg = load_run_config(cfg.out, progress=cfg.progress, **overrides)
         summary = train(cfg)
+    except TrainingInterrupted as exc:
+        print(exc, file=sys.stderr)
+        return 130
     except (NoUsableClipError, FileNotFoundError, ValueError, RuntimeError) as exc:
         kind = "training diverged" if isinstance(exc, TrainingDiverged) else "error"
         print(f"{kind}: {exc}", file=sys.stderr)

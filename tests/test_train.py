@@ -13,7 +13,14 @@ import torch
 
 from lfo.exploration import EzGreedy
 from lfo.recorder import RecordConfig, record_videos
-from lfo.train import TrainConfig, Trainer, TrainingDiverged, load_run_config, train
+from lfo.train import (
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    TrainingInterrupted,
+    load_run_config,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,11 +71,11 @@ def test_resume_continues_at_the_checkpointed_step_with_the_same_replay(
 
     def killed_at_130(self):
         if self.step == 130:
-            raise KeyboardInterrupt  # a kill between checkpoints (last one at 80)
+            raise SystemExit(137)  # a hard kill between checkpoints (last one at 80)
         return original_update(self)
 
     monkeypatch.setattr(Trainer, "update", killed_at_130)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SystemExit):
         Trainer(cfg).run()
     monkeypatch.setattr(Trainer, "update", original_update)
 
@@ -140,9 +147,13 @@ def test_action_repeat_decodes_the_clips_at_the_agents_rate(tiny_clips, tmp_path
     """With --action-repeat 2 an expert pair spans two recorded steps, like one agent step."""
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # 50 fps clips for a 25 Hz agent: on purpose, no warning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", steps=80, action_repeat=2))
+    # 50 fps clips for a 25 Hz agent: on purpose, no resampling warning (the tiny clips are
+    # capped episodes, which is warned about)
+    assert not [w for w in caught if "resampled" in str(w.message)]
+    assert [w for w in caught if "capped or partial" in str(w.message)]
     assert trainer.control_hz == 25.0 and trainer.env.metadata["control_hz"] == 25.0
     assert len(trainer.expert) == 2 * (30 - 1)  # 61 frames at 50 Hz -> 30 at 25 Hz, per clip
     summary = trainer.run()
@@ -264,3 +275,79 @@ def test_an_encoder_for_another_game_is_refused_in_one_line(tiny_clips, tmp_path
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "made for pong, not carracing" in result.stderr
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tiny_clips, tmp_path, monkeypatch):
+    cfg = tiny_config(tiny_clips, tmp_path / "run", steps=160)
+    original_update = Trainer.update
+
+    def ctrl_c_at_130(self):
+        if self.step == 130:
+            raise KeyboardInterrupt
+        return original_update(self)
+
+    monkeypatch.setattr(Trainer, "update", ctrl_c_at_130)
+    with pytest.raises(TrainingInterrupted, match=r"--out .*run --resume"):
+        Trainer(cfg).run()
+    monkeypatch.setattr(Trainer, "update", original_update)
+    state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=False)
+    assert state["step"] == 130  # saved at the interrupt, not the last periodic one (80)
+    summary = train(load_run_config(tmp_path / "run", progress=False))
+    assert summary["steps"] == 160  # the run's own budget: no --steps needed
+    steps = [int(r.split(",")[0]) for r in (tmp_path / "run" / "metrics.csv").read_text()
+             .splitlines()[1:]]
+    assert steps == sorted(set(steps))  # no row logged twice across the resume
+
+
+def test_a_new_run_refuses_a_folder_that_holds_one_unless_forced(tiny_clips, tmp_path):
+    from lfo.train import RunFolderExists
+
+    train(tiny_config(tiny_clips, tmp_path / "run", steps=90, eval_every=90))
+    with pytest.raises(RunFolderExists, match="--resume.*--force"):
+        train(tiny_config(tiny_clips, tmp_path / "run", steps=90, eval_every=90))
+    summary = train(tiny_config(tiny_clips, tmp_path / "run", steps=100, eval_every=100,
+                                force=True))
+    assert summary["steps"] == 100
+
+
+def test_first_checkpoint_comes_early_and_warmup_draws_survive_resume(tiny_clips, tmp_path):
+    cfg = tiny_config(tiny_clips, tmp_path / "run", steps=60, learning_starts=200,
+                      checkpoint_every=10_000, first_checkpoint=30, eval_every=60,
+                      explore_mean_hold=4.0)
+    trainer = Trainer(cfg)
+    trainer.run()
+    state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=False)
+    assert state["step"] == 60 and "warmup" in state
+    # a run cut at the first checkpoint resumes with the warm-up generator where it was
+    cut = Trainer(tiny_config(tiny_clips, tmp_path / "cut", steps=30, learning_starts=200,
+                              checkpoint_every=10_000, first_checkpoint=30, eval_every=30,
+                              explore_mean_hold=4.0))
+    cut.run()
+    resumed = Trainer(load_run_config(tmp_path / "cut", steps=60, progress=False))
+    resumed.load_checkpoint()
+    assert resumed.warmup.rng.bit_generator.state == cut.warmup.rng.bit_generator.state
+
+
+def test_random_floor_is_measured_in_the_agents_world(tiny_clips, tmp_path, monkeypatch):
+    import lfo.train as train_module
+
+    seen = {}
+
+    def spy(game, policy, seeds, **kw):
+        seen.update(kw)
+        return train_module.EvalResult("random", [])
+
+    monkeypatch.setattr(train_module, "evaluate", spy)
+    trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", action_repeat=2))
+    trainer.measure_random()
+    assert seen["env_options"] == {"action_repeat": 2}
+
+
+def test_game_comes_from_the_sidecars_env_id_and_a_wrong_env_is_refused(tiny_clips, tmp_path):
+    from lfo.train import infer_game
+    from lfo.video import scan_folder
+
+    folder = scan_folder(tiny_clips)
+    assert infer_game(folder, None, [{"env_id": "CarRacing-v3"}] * len(folder)) == "carracing"
+    with pytest.raises(ValueError, match="--env pong but the clips .* are from carracing"):
+        infer_game(folder, "pong")
