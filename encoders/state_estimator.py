@@ -5,8 +5,10 @@ named number per feature), so a learner on it sees the game's state as read from
 pixels. Trained by regression on the game's own rollouts (:mod:`encoders.state_data`),
 labels from the simulator, undefined labels left out of the loss (:func:`masked_mse`).
 
-Command (about 30-40 minutes on 2 CPU cores; the weights ship):
-``python scripts/pretrain_state_encoder.py --env carracing --out encoders/weights/carracing_state.pt --ship``
+Command (about 30-40 minutes on 2 CPU cores; the weights ship)::
+
+    python scripts/pretrain_state_encoder.py --env carracing \
+        --out encoders/weights/carracing_state.pt --ship
 """
 
 from __future__ import annotations
@@ -264,7 +266,7 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool = True) -> dict
         pred = model.encode(data.stacks[va])
         r2 = r2_per_variable(pred, data.states[va], data.valid[va])
         row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
-               "val_r2_mean": float(np.nanmean(r2)), "val_r2": dict(zip(names, r2.tolist())),
+               "val_r2_mean": float(np.nanmean(r2)), "val_r2": dict(zip(names, r2.tolist(), strict=True)),
                "elapsed_s": time.time() - t0}
         log["epochs"].append(row)
         bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_r2=f"{row['val_r2_mean']:.3f}")

@@ -189,7 +189,8 @@ def write_outputs(
     notes = (
         f"Methods marked [{ORACLE_NOTE}] see the recorded expert actions, which the other "
         "methods never do; runs marked [PRIVILEGED...] read the simulator's state instead of "
-        "the video (the ideal encoder: a ceiling, not a result from video). Normalised score = (return - random) / (expert - random), with "
+        "the video (the ideal encoder: a ceiling, not a result from video). Normalised "
+        "score = (return - random) / (expert - random), with "
         "each run's own random-policy measurement and the expert return from the clips' "
         "sidecars; mean +- std over seeds; every method had the same env-step budget."
     )

@@ -511,7 +511,6 @@ class Trainer:
         """Train for ``cfg.steps`` env steps; return the final summary (also ``final.json``)."""
         from torch.utils.tensorboard import SummaryWriter
 
-        cfg = self.cfg
         if not resume:
             self.claim_run_folder()
         self.out.mkdir(parents=True, exist_ok=True)

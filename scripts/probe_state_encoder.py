@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             r = results[name][set_name]
             print(f"{name:22s} {set_name:6s} R^2 min {r['r2_min']:.3f} mean {r['r2_mean']:.3f}")
     names = list(next(iter(results.values()))["expert"]["variables"])
-    print(f"\n| variable | " + " | ".join(f"{e} expert / mix" for e in args.encoders) + " |")
+    print("\n| variable | " + " | ".join(f"{e} expert / mix" for e in args.encoders) + " |")
     for v in names:
         cells = [f"{results[e]['expert']['variables'][v]['r2']:.3f} / "
                  f"{results[e]['mix']['variables'][v]['r2']:.3f}" for e in args.encoders]

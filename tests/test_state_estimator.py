@@ -9,7 +9,7 @@ import torch
 import encoders
 from encoders.base import EncoderError
 from encoders.registry import check_encoder_fits
-from encoders.state_data import CodecSetting, codec_round_trip, play_episode, BEHAVIOURS
+from encoders.state_data import BEHAVIOURS, CodecSetting, codec_round_trip, play_episode
 from encoders.state_estimator import (
     StateEstimator,
     StateEstimatorArch,
