@@ -4,8 +4,8 @@ Episodes are played in the env with a mix of behaviours, so that both the expert
 states and the states a learning agent visits are covered (:data:`BEHAVIOURS`): the
 scripted expert at several skill levels with short and long lapses (long lapses run off
 the road and the expert then recovers), and held random play (uniform actions, each
-held for several steps). Every frame is labelled with :mod:`lfo.privileged` (value and validity). Seeds start at
-:data:`STATE_SEED_BASE`, disjoint from evaluation (0-9999), demonstrations
+held for several steps). Every frame is labelled with :mod:`lfo.privileged` (value and
+validity). Seeds start at :data:`STATE_SEED_BASE`, disjoint from evaluation (0-9999), demonstrations
 (10000-999999) and training episodes (1,000,000+). Nothing here reads the shipped clips
 or their sidecars.
 

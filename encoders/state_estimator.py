@@ -266,7 +266,8 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool = True) -> dict
         pred = model.encode(data.stacks[va])
         r2 = r2_per_variable(pred, data.states[va], data.valid[va])
         row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
-               "val_r2_mean": float(np.nanmean(r2)), "val_r2": dict(zip(names, r2.tolist(), strict=True)),
+               "val_r2_mean": float(np.nanmean(r2)),
+               "val_r2": dict(zip(names, r2.tolist(), strict=True)),
                "elapsed_s": time.time() - t0}
         log["epochs"].append(row)
         bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_r2=f"{row['val_r2_mean']:.3f}")

@@ -15,10 +15,13 @@ the car; the look-ahead points are at most ~32 world units ahead, inside the ~37
 the 96x96 view shows in front of the car.
 
 Track-relative variables (offset, heading error, look-ahead points) are measured from
-the nearest centreline point. Far from the road (more than :data:`TRACK_VALID_DISTANCE`
-from the centreline) the road may be out of view and the nearest point ambiguous: they
-are then *undefined*. :func:`carracing_state` still returns a value for them (clipped,
-so a learner on privileged state sees a bounded number), and :func:`carracing_valid`
+the nearest centreline point. They are *undefined* far from the road (more than
+:data:`TRACK_VALID_DISTANCE` from the centreline: the road may be out of view and the
+nearest point ambiguous) and when the car faces against the track (|heading error| >
+:data:`TRACK_VALID_HEADING`): the points "ahead" are then behind the car, out of the
+view, and the heading error wraps around at +-pi, so no picture determines them.
+:func:`carracing_state` still returns a value for them (clipped, so a learner on
+privileged state sees a bounded number), and :func:`carracing_valid`
 says which entries are defined, so that the estimator's regression leaves undefined
 labels out of its loss instead of averaging them in.
 """
@@ -36,6 +39,8 @@ TRACK_HALF_WIDTH = 40 / 6.0  # TRACK_WIDTH: centreline to road edge, world units
 TRACK_STEP = 21 / 6.0  # TRACK_DETAIL_STEP: distance between centreline points
 #: track-relative variables are undefined farther than this from the centreline
 TRACK_VALID_DISTANCE = 3.0 * TRACK_HALF_WIDTH
+#: ... and when the car points more than this (rad) away from the track direction
+TRACK_VALID_HEADING = math.pi / 2
 #: look-ahead centreline points, in track points ahead of the nearest one (~7-32 units)
 LOOKAHEAD_POINTS = (2, 4, 6, 9)
 
@@ -149,7 +154,7 @@ def carracing_state_and_valid(env: gym.Env, track: np.ndarray | None = None
     rel, distance = track_relative(track, position, float(hull.angle))
     state = np.concatenate([body, rel]) / _SCALES
     valid = np.ones(len(state), dtype=bool)
-    if distance > TRACK_VALID_DISTANCE:
+    if distance > TRACK_VALID_DISTANCE or abs(rel[1]) > TRACK_VALID_HEADING:
         valid[_TRACK_RELATIVE] = False
         state = np.where(_TRACK_RELATIVE, np.clip(state, -3.0, 3.0), state)
     return state.astype(np.float32), valid

@@ -137,3 +137,17 @@ def test_replay_regenerates_the_recorded_states_and_refuses_a_mismatch(tmp_path)
     side.write_text(json.dumps(data))
     with pytest.raises(ReplayMismatch, match="differs from the recorded"):
         clip_states(clip, "carracing", cache_dir=None)
+
+
+def test_track_labels_are_undefined_when_the_car_faces_against_the_track():
+    from lfo.envs import make_raw_env
+
+    env = make_raw_env("carracing")
+    env.reset(seed=3)
+    hull = env.unwrapped.car.hull
+    hull.angle = hull.angle + math.pi  # same place, turned around
+    state, valid = carracing_state_and_valid(env)
+    assert abs(state[IDX["heading_error"]]) >= 2.9  # ~pi, clipped to 3 while undefined
+    assert not valid[IDX["lateral_offset"]] and not valid[IDX["ahead2_forward"]]
+    assert valid[IDX["speed"]] and valid[IDX["wheel_angle"]]
+    env.close()
