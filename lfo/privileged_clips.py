@@ -25,7 +25,7 @@ from lfo.sidecar import sidecar_path
 from lfo.video import resample_indices
 
 DEFAULT_CACHE = Path(".cache/privileged")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: track labels also undefined when facing against the track
 
 
 class ReplayMismatch(RuntimeError):
