@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# extra flags: make train ARGS="--steps 20000 --seed 1"
 train: $(STAMP)
-	$(PY) scripts/train_lfo.py --videos $(VIDEOS)
+	$(PY) scripts/train_lfo.py --videos $(VIDEOS) $(ARGS)
 
 inspect: $(STAMP)
 	$(PY) scripts/inspect_videos.py $(VIDEOS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,7 +31,13 @@ from lfo.train import (  # noqa: E402
 from lfo.video import NoUsableClipError  # noqa: E402
 
 
+def one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings for users: one line, no source echo."""
+    return f"warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = one_line_warning
     argv = sys.argv[1:] if argv is None else argv
     cfg = tyro.cli(TrainConfig, args=argv, description=__doc__)
     try:

@@ -351,3 +351,26 @@ def test_game_comes_from_the_sidecars_env_id_and_a_wrong_env_is_refused(tiny_cli
     assert infer_game(folder, None, [{"env_id": "CarRacing-v3"}] * len(folder)) == "carracing"
     with pytest.raises(ValueError, match="--env pong but the clips .* are from carracing"):
         infer_game(folder, "pong")
+
+
+def test_cli_warnings_are_one_line_and_resume_without_a_run_is_one_line(tiny_clips, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_lfo.py"), "--videos", str(tiny_clips),
+         "--encoder", "pixels-carracing", "--steps", "60", "--learning-starts", "30",
+         "--eval-every", "60", "--eval-episodes", "1", "--final-eval-episodes", "1",
+         "--random-episodes", "1", "--max-episode-steps", "20", "--hidden", "16",
+         "--batch-size", "16", "--out", str(tmp_path / "run"), "--no-progress"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    warning_lines = [ln for ln in result.stderr.splitlines() if "capped or partial" in ln]
+    assert warning_lines and all(ln.startswith("warning: ") for ln in warning_lines)
+    assert "warnings.warn" not in result.stderr and "UserWarning" not in result.stderr
+    assert f"run folder: {tmp_path / 'run'}" in result.stdout + result.stderr
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_lfo.py"), "--videos", str(tiny_clips),
+         "--out", str(tmp_path / "nothing"), "--resume"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot resume" in result.stderr
