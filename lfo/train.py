@@ -215,12 +215,26 @@ def expert_return(folder: ClipFolder, metadata: list[dict] | None = None) -> flo
     metadata = clip_metadata(folder) if metadata is None else metadata
     values = [m.get("return") for m in metadata]
     values = [float(v) for v in values if v is not None]
-    capped = sum(bool(m.get("truncated")) and not m.get("terminated") for m in metadata)
+    capped = sum(_capped(m) for m in metadata)
     if capped:
         warnings.warn(f"{capped} of {len(metadata)} clips in {folder.root} are capped or partial "
                       "episodes: the expert return (the score's 1.0) is their mean, not that of "
                       "full episodes", stacklevel=2)
     return float(np.mean(values)) if values else float("nan")
+
+
+def _capped(meta: dict) -> bool:
+    """Whether a clip's sidecar says it was cut short of a full episode: truncated before
+    the env's own time limit (a recorder cap), not ended by the game or that limit."""
+    if not meta.get("truncated") or meta.get("terminated"):
+        return False
+    try:
+        import gymnasium as gym
+
+        limit = gym.spec(meta.get("env_id", "")).max_episode_steps
+    except Exception:
+        limit = None
+    return limit is None or int(meta.get("length", 0)) < limit
 
 
 def warn_on_mismatch(folder: ClipFolder, game: str, action_repeat: int = 1) -> None:
