@@ -121,6 +121,40 @@ def read_eval_csv(path: Path) -> list[dict[str, float]]:
                 for row in csv.DictReader(f)]
 
 
+def interquartile_mean(values: Sequence[float]) -> float:
+    """Mean of the middle half of the values (25% trimmed from each end, as rliable's IQM:
+    ``floor(0.25 n)`` values cut from each side, so 3 seeds give the plain mean)."""
+    v = np.sort(np.asarray(values, dtype=float))
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan")
+    k = int(np.floor(0.25 * len(v)))
+    return float(v[k:len(v) - k].mean())
+
+
+def bootstrap_ci(values: Sequence[float], statistic=interquartile_mean, *, reps: int = 2000,
+                 level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic`` over runs (resampled with replacement).
+
+    With few seeds the interval is wide and coarse; it is reported so that it is seen."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    stats = np.array([statistic(v[rng.integers(len(v), size=len(v))]) for _ in range(reps)])
+    tail = (1.0 - level) / 2
+    return float(np.quantile(stats, tail)), float(np.quantile(stats, 1 - tail))
+
+
+def _iqm_ci(values: Sequence[float], digits: int = 2) -> str:
+    v = np.asarray(values, dtype=float)
+    if not np.isfinite(v).any():
+        return "n/a"
+    low, high = bootstrap_ci(v)
+    return f"{interquartile_mean(v):.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
 def _ms(values: Sequence[float], digits: int = 2) -> str:
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
@@ -142,7 +176,8 @@ def summary_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         for key in ("sampled_score", "greedy_score", "sampled_mean", "greedy_mean", "wall_s"):
             v = np.asarray([r[key] for r in rs], dtype=float)
             agg[key] = {"mean": float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"),
-                        "std": float(np.nanstd(v)) if np.isfinite(v).any() else float("nan")}
+                        "std": float(np.nanstd(v)) if np.isfinite(v).any() else float("nan"),
+                        "iqm": interquartile_mean(v), "ci95": list(bootstrap_ci(v))}
         out.append(agg)
     return out
 
@@ -150,9 +185,10 @@ def summary_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     """The results table, one line per method, then the floor and ceiling lines."""
     lines = [
-        "| method | seeds | score (sampled) | score (greedy) | return (sampled) "
-        "| return (greedy) | env steps | wall time (min) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | seeds | score (sampled) | score (greedy) | IQM score sampled [95% CI] "
+        "| IQM score greedy [95% CI] | return (sampled) | return (greedy) | env steps "
+        "| wall time (min) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for method in dict.fromkeys(r["method"] for r in rows):
         rs = [r for r in rows if r["method"] == method]
@@ -162,6 +198,8 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"| {rs[0]['label']} | {len(rs)} | {_ms([r['sampled_score'] for r in rs])} "
             f"| {_ms([r['greedy_score'] for r in rs])} "
+            f"| {_iqm_ci([r['sampled_score'] for r in rs])} "
+            f"| {_iqm_ci([r['greedy_score'] for r in rs])} "
             f"| {_ms([r['sampled_mean'] for r in rs], 1)} "
             f"| {_ms([r['greedy_mean'] for r in rs], 1)} | {env_steps} "
             f"| {_ms([r['wall_s'] / 60 for r in rs], 1)} |")
@@ -169,8 +207,8 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
         randoms = [r["random_return"] for r in rows]
         expert = float(rows[0]["expert_return"])
         lines.append(f"| random policy (floor; measured by each run) | {len(randoms)} runs "
-                     f"| 0 | 0 | {_ms(randoms, 1)} | {_ms(randoms, 1)} | 0 | - |")
-        lines.append(f"| expert (returns recorded with the videos; ceiling) | - | 1 | 1 "
+                     f"| 0 | 0 | 0 | 0 | {_ms(randoms, 1)} | {_ms(randoms, 1)} | 0 | - |")
+        lines.append(f"| expert (returns recorded with the videos; ceiling) | - | 1 | 1 | 1 | 1 "
                      f"| {expert:.1f} | {expert:.1f} | - | - |")
     return "\n".join(lines)
 
@@ -192,7 +230,10 @@ def write_outputs(
         "the video (the ideal encoder: a ceiling, not a result from video). Normalised "
         "score = (return - random) / (expert - random), with "
         "each run's own random-policy measurement and the expert return from the clips' "
-        "sidecars; mean +- std over seeds; every method had the same env-step budget."
+        "sidecars; mean +- std over seeds, and the interquartile mean (IQM: the middle half "
+        "of the seeds; with 3 seeds, the mean) with a 95% percentile-bootstrap interval "
+        "over seeds (2000 resamples; coarse with few seeds); every method had the same "
+        "env-step budget."
     )
     header = f"Command: `{command}`\n\n" if command else ""
     (out / "results.md").write_text(f"{header}{table}\n\n{notes}\n")

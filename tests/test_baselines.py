@@ -250,3 +250,15 @@ def test_benchmark_script_writes_table_plot_and_json(tiny_clips, tmp_path):  # n
     before = final.stat().st_mtime_ns
     assert _benchmark_script().main(argv) == 0
     assert final.stat().st_mtime_ns == before
+
+
+def test_interquartile_mean_and_bootstrap_interval_by_hand():
+    from lfo.benchmark import bootstrap_ci, interquartile_mean
+
+    # 8 values: 2 cut from each end -> mean of 3, 4, 5, 6 (the outlier 100 is ignored)
+    assert interquartile_mean([1, 2, 3, 4, 100, 5, 6, 7]) == pytest.approx(4.5)
+    assert interquartile_mean([0.2, 0.4, 0.9]) == pytest.approx(0.5)  # 3 seeds: the mean
+    assert np.isnan(interquartile_mean([]))
+    low, high = bootstrap_ci([0.2, 0.4, 0.9])
+    assert 0.2 <= low <= 0.5 <= high <= 0.9
+    assert bootstrap_ci([0.7, 0.7, 0.7]) == (pytest.approx(0.7), pytest.approx(0.7))
