@@ -374,3 +374,23 @@ def test_cli_warnings_are_one_line_and_resume_without_a_run_is_one_line(tiny_cli
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "cannot resume" in result.stderr
+
+
+def test_same_seed_gives_the_same_metrics(tiny_clips, tmp_path):
+    """End-to-end determinism: two runs with one seed log the same losses and returns."""
+    import csv
+
+    def table(run: Path, name: str) -> list[dict]:
+        with open(run / name, newline="") as f:
+            return [{k: v for k, v in row.items() if k != "steps_per_s"}
+                    for row in csv.DictReader(f)]
+
+    for name in ("a", "b"):
+        train(tiny_config(tiny_clips, tmp_path / name, steps=120, eval_every=120,
+                          checkpoint_every=10_000))
+    assert table(tmp_path / "a", "metrics.csv") == table(tmp_path / "b", "metrics.csv")
+    assert table(tmp_path / "a", "eval.csv") == table(tmp_path / "b", "eval.csv")
+    other = train(tiny_config(tiny_clips, tmp_path / "c", steps=120, eval_every=120, seed=1,
+                              checkpoint_every=10_000))
+    assert table(tmp_path / "c", "metrics.csv") != table(tmp_path / "a", "metrics.csv")
+    assert other["steps"] == 120
