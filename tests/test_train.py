@@ -190,9 +190,15 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(
     assert state["step"] == 80  # the last good checkpoint survives
 
 
-def test_learning_from_video_never_reads_the_expert_actions(tiny_clips, tmp_path):
-    """Train with lfo.labels unimportable, and again with every sidecar deleted."""
-    kwargs = dict(vars(tiny_config(tiny_clips, tmp_path / "a", steps=100)))
+@pytest.mark.parametrize("encoder", ["pixels-carracing", "default-carracing"])
+def test_learning_from_video_never_reads_the_expert_actions(tiny_clips, tmp_path, encoder):
+    """Train with lfo.labels unimportable, and again with every sidecar deleted: with the
+    raw-pixel encoder and with the shipped state estimator (the default)."""
+    from encoders.registry import default_weights
+
+    if encoder.startswith("default") and not default_weights("carracing").is_file():
+        pytest.skip("default-carracing weights not shipped")
+    kwargs = dict(vars(tiny_config(tiny_clips, tmp_path / "a", steps=100, encoder=encoder)))
     code = (
         "import sys; sys.modules['lfo.labels'] = None\n"  # any import of it now fails
         "from lfo.train import train, TrainConfig\n"
@@ -211,7 +217,8 @@ def test_learning_from_video_never_reads_the_expert_actions(tiny_clips, tmp_path
     assert not list(bare.glob("*.json"))
     with pytest.raises(ValueError, match="pass --env"):
         Trainer(tiny_config(bare, tmp_path / "b"))
-    summary = train(tiny_config(bare, tmp_path / "b", steps=100, env="carracing"))
+    summary = train(tiny_config(bare, tmp_path / "b", steps=100, env="carracing",
+                                encoder=encoder))
     assert summary["steps"] == 100 and np.isnan(summary["expert_return"])
 
 
