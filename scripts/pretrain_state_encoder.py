@@ -2,7 +2,7 @@
 """Pretrain the state estimator: a CNN from the game's view to its simulator state.
 
     python scripts/pretrain_state_encoder.py --env carracing \
-        --out encoders/weights/carracing_state.pt --ship     # ~35 min on 2 CPU cores
+        --out encoders/weights/carracing_state.pt --ship     # ~50 min, 1 core
 
 Rollouts of the game itself (expert with lapses, recoveries, held random play; seeds
 5,000,000+), labelled by lfo.privileged, most of them through a real video codec round
