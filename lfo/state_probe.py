@@ -74,6 +74,20 @@ def expert_state_clips(videos: str | Path, game: str) -> list[LabelledClip]:
     return clips
 
 
+def shift_set(clips: list[LabelledClip], root: Path, shift: str) -> list[LabelledClip]:
+    """The same clips under a video shift (:mod:`lfo.shifted_videos`), with the states of
+    the original clip of the same relative path (frame counts must still match: shifts
+    that re-time clips change them and are refused by :func:`encode_clips`)."""
+    from lfo.shifted_videos import apply_video_shift
+
+    shifted = apply_video_shift(root, shift, progress=False)
+    out = []
+    for clip in clips:
+        rel = Path(clip.path).resolve().relative_to(Path(root).resolve()).with_suffix(".mp4")
+        out.append(LabelledClip(shifted / rel, clip.states, clip.valid))
+    return out
+
+
 def encode_clips(encoder, clips: list[LabelledClip], game: str) -> list[np.ndarray]:
     """Features of each clip through the learner's decode/preprocess path (cached)."""
     from lfo.features import clip_features, encoder_view

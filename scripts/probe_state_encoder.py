@@ -32,6 +32,7 @@ from lfo.state_probe import (  # noqa: E402
     expert_state_clips,
     probe_state_encoder,
     record_state_clips,
+    shift_set,
 )
 
 
@@ -51,6 +52,9 @@ class ProbeArgs:
     """Steps per probe rollout."""
     cache: str = ".cache/state_probe"
     """Where the probe rollouts are recorded (reused)."""
+    video_shift: str | None = None
+    """Also score both sets under this video shift (e.g. ``nohud``, ``crf40``, ``up2x``;
+    shifts that re-time clips cannot be aligned with the states)."""
     json: str | None = None
     """Write the results here."""
 
@@ -63,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         "mix": record_state_clips(args.env, cache / "mix", seed=MIX_SEED_BASE,
                                   episodes=args.mix_episodes, max_steps=args.max_steps),
     }
+    if args.video_shift:
+        videos = args.videos or f"videos/{args.env}"
+        sets[f"expert-{args.video_shift}"] = shift_set(sets["expert"], Path(videos),
+                                                       args.video_shift)
+        sets[f"mix-{args.video_shift}"] = shift_set(sets["mix"], cache / "mix",
+                                                    args.video_shift)
     needs_fit = any(encoders.load(n).spec.outputs is None for n in args.encoders)
     fit = (record_state_clips(args.env, cache / "fit", seed=FIT_SEED_BASE,
                               episodes=args.fit_episodes, max_steps=args.max_steps)
@@ -74,10 +84,12 @@ def main(argv: list[str] | None = None) -> int:
             r = results[name][set_name]
             print(f"{name:22s} {set_name:6s} R^2 min {r['r2_min']:.3f} mean {r['r2_mean']:.3f}")
     names = list(next(iter(results.values()))["expert"]["variables"])
-    print("\n| variable | " + " | ".join(f"{e} expert / mix" for e in args.encoders) + " |")
+    set_names = list(sets)
+    print("\n| variable | " + " | ".join(f"{e} {' / '.join(set_names)}"
+                                        for e in args.encoders) + " |")
     for v in names:
-        cells = [f"{results[e]['expert']['variables'][v]['r2']:.3f} / "
-                 f"{results[e]['mix']['variables'][v]['r2']:.3f}" for e in args.encoders]
+        cells = [" / ".join(f"{results[e][k]['variables'][v]['r2']:.3f}" for k in set_names)
+                 for e in args.encoders]
         print(f"| {v} | " + " | ".join(cells) + " |")
     if args.json:
         command = "python scripts/probe_state_encoder.py " + shlex.join(
