@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lfo.recorder import ACTIONS_KEY
-from lfo.sidecar import sidecar_path
+from lfo.sidecar import ACTIONS_KEY, sidecar_path
 
 
 class MissingLabelsError(RuntimeError):

@@ -19,10 +19,10 @@ from tqdm import tqdm
 
 from lfo.envs import get_game, make_raw_env
 from lfo.experts import make_expert
+from lfo.sidecar import ACTIONS_KEY
 from lfo.video import write_clip
 
-#: sidecar key holding the expert's actions (see lfo.labels; never read by learners)
-ACTIONS_KEY = "expert_actions"
+__all__ = ["ACTIONS_KEY", "Episode", "RecordConfig", "record_episode", "record_videos"]
 
 
 @dataclass(frozen=True)

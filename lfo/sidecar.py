@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lfo.recorder import ACTIONS_KEY
+#: sidecar key holding the expert's actions (read only by lfo.labels; never by learners)
+ACTIONS_KEY = "expert_actions"
 
 
 def sidecar_path(clip_path: str | Path) -> Path:
