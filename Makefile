@@ -28,4 +28,4 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check lfo encoders scripts tests
+	$(PY) -m ruff check lfo encoders scripts tests experiments

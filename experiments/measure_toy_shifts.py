@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Measure the pixel-chain toy (lfo.toy_pixels) under every in-memory video shift and slip.
 
-    OMP_NUM_THREADS=1 python notes/measure_toy_shifts.py [--seeds 5]
+    OMP_NUM_THREADS=1 python experiments/measure_toy_shifts.py [--seeds 5]
 
 Prints, per training condition, the normalised score (0 random, 1 expert, both in the clean
 chain) of the greedy and sampled policy in the clean chain and with slip 0.1, per seed.

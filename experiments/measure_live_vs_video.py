@@ -6,7 +6,7 @@ Plays one scripted-expert episode, encodes its frames two ways, and compares the
   by the trainer's clip path (``lfo.features.compute_clip_features``).
 Reports the per-frame feature distance live vs video next to the distance between
 consecutive frames, and how well a logistic regression tells live from video features
-(0.5 = indistinguishable). Run: ``OMP_NUM_THREADS=1 python notes/measure_live_vs_video.py
+(0.5 = indistinguishable). Run: ``OMP_NUM_THREADS=1 python experiments/measure_live_vs_video.py
 [--game pong --max-steps 1500] [--match-median]``.
 """
 

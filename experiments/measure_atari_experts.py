@@ -1,7 +1,7 @@
 """Measure the scripted Atari experts (and a uniform random policy) per seed.
 
 Usage (from the repository root):
-    OMP_NUM_THREADS=1 .venv/bin/python notes/measure_atari_experts.py --game pong \
+    OMP_NUM_THREADS=1 .venv/bin/python experiments/measure_atari_experts.py --game pong \
         --seeds 10000-10009 --skill 1.0 [--out results.jsonl]
     ... --policy random   # uniform random actions, seeded by the episode seed
 Each episode runs to the game's end or the env's own cap (108,000 frames = 27,000 steps).

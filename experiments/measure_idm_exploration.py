@@ -6,7 +6,7 @@ geometrically distributed number of steps (temporally extended random play, mean
 ``--mean-hold``), encodes them with the shipped encoder, trains an IDM on each and scores
 its labels on every expert pair of the clips (decoded at the agent's rate).
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python notes/measure_idm_exploration.py \\
+    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python experiments/measure_idm_exploration.py \\
         --steps 8000 --json results/idm_exploration_carracing_repeat4.json
 """
 
@@ -24,7 +24,7 @@ from lfo.envs import make_env
 from lfo.features import clip_features, encoder_view
 from lfo.label_audit import audit
 from lfo.video import scan_folder
-from notes.measure_idm_on_expert_pairs import fit
+from experiments.measure_idm_on_expert_pairs import fit
 
 
 def play(policy: str, steps: int, repeat: int, mean_hold: float, seed: int, encoder, view):
