@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Measure the pixel-chain toy (lfo.toy_pixels) under every in-memory video shift and slip.
+"""Measure the pixel-chain toy (lfo.testing.pixel_chain) under every in-memory video shift and slip.
 
     OMP_NUM_THREADS=1 python experiments/measure_toy_shifts.py [--seeds 5]
 
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from lfo import toy_pixels as tp  # noqa: E402
+from lfo.testing import pixel_chain as tp  # noqa: E402
 
 SHIFTS = (None, "up2x", "letterbox", "fps25", "fps60", "color", "crop")
 

@@ -1,7 +1,7 @@
 """Baselines (lfo.baselines): their losses on hand-computed numbers, each one learning the
 tiny chain MDP, oracle labels aligned to the expert pairs, and the benchmark end to end.
 
-The chain (lfo.tabular, the one the IQ tests use): 8 one-hot states, actions
+The chain (lfo.testing.chain, the one the IQ tests use): 8 one-hot states, actions
 left/stay/right, a 20-step limit; the expert walks right (return -7). A uniformly random
 walker's mean return over 20 episodes is -19.6 +- 0.4 (300 seeds measured, best -18.05),
 so "beats random" below means a sampled return of at least -12 (over 20 std above the
@@ -35,7 +35,13 @@ from lfo.baselines.gaifo import (
 )
 from lfo.baselines.oracle import align_actions
 from lfo.data import ExpertPairs
-from lfo.tabular import ChainMDP, ChainRunConfig, chain_settings, evaluate, train_learner_on_chain
+from lfo.testing.chain import (
+    ChainMDP,
+    ChainRunConfig,
+    chain_settings,
+    evaluate,
+    train_learner_on_chain,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 L2, L3 = math.log(2), math.log(3)

@@ -352,7 +352,7 @@ def test_every_folder_shift_is_accepted_by_the_trainer_config():
 # its score under slip 0.1 is ~0.94) and sampled 0.89-0.93. Trained from 2x upscaled
 # videos: identical to clean on all 5 seeds. The asserts sit well below the worst seed.
 def _toy():
-    from lfo import toy_pixels
+    from lfo.testing import pixel_chain as toy_pixels
 
     world = toy_pixels.PixelChain()
     return toy_pixels, world, toy_pixels.reference_returns(world)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from lfo.agent import SoftQAgent, SoftQConfig
-from lfo.tabular import (
+from lfo.testing.chain import (
     RIGHT,
     ChainMDP,
     ChainRunConfig,

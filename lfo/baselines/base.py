@@ -2,7 +2,7 @@
 
 A learner turns batches of expert pairs and agent transitions (feature vectors, see
 :class:`lfo.agent.Transitions`) into a policy. The online loops (:class:`lfo.train.Trainer`
-on real games, :func:`lfo.tabular.train_learner_on_chain` on the tiny chain) own the env,
+on real games, :func:`lfo.testing.chain.train_learner_on_chain` on the tiny chain) own the env,
 the replay, the expert sampler, evaluation and checkpoints; a learner owns only its
 networks and optimisers. Every method in :mod:`lfo.baselines` (IQ-Learn variants, BCO,
 GAIfO and the action-labelled oracles) is one :class:`Learner`.

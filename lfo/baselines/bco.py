@@ -8,7 +8,7 @@ alpha * I_pre more steps *with the cloned policy*, refit the model on all the ag
 (now closer to the expert's states), relabel, refit the policy.
 
 Here the same recipe runs inside the shared online loop (:class:`lfo.train.Trainer` or
-:func:`lfo.tabular.train_learner_on_chain`), in small steps instead of phases:
+:func:`lfo.testing.chain.train_learner_on_chain`), in small steps instead of phases:
 
 * ``learning_starts`` random steps are I_pre;
 * after that, every env step is taken by the cloned policy (sampled), goes into the

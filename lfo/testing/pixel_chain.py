@@ -1,6 +1,6 @@
 """A chain MDP seen through pixels: a seconds-long test bed for distribution shifts.
 
-The world is :class:`lfo.tabular.ChainMDP` (walk right from state 0 to the goal n-1),
+The world is :class:`lfo.testing.chain.ChainMDP` (walk right from state 0 to the goal n-1),
 here with an absorbing goal, so an episode always runs to its time limit, as a
 video ends without saying why. Each state is *rendered* as a small RGB frame (a blurred
 bright dot on a dark strip at x proportional to s) and seen through the same steps as the
@@ -39,7 +39,7 @@ from lfo.agent import SoftQAgent, SoftQConfig, Transitions
 from lfo.data import ExpertPairs
 from lfo.idm import IDMConfig, InverseDynamicsModel
 from lfo.shifts import Clip, clip_rng, shift_clip
-from lfo.tabular import RIGHT, ChainMDP
+from lfo.testing.chain import RIGHT, ChainMDP
 from lfo.train import FeatureNormalizer
 from lfo.video import resample_indices
 
