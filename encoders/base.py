@@ -73,6 +73,37 @@ def preprocess_dict(preprocess: Any) -> dict[str, Any]:
     return preprocess.record()
 
 
+def lists_to_tuples(record: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-loaded dataclass record with its lists turned back into tuples."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in record.items()}
+
+
+def restore_checkpoint(module: nn.Module, payload: dict[str, Any], *, path: Any,
+                       name: str | None, kind: str, arch_record: dict[str, Any],
+                       outputs: tuple[str, ...] | None = None) -> nn.Module:
+    """Load a checkpoint's weights into ``module`` and give it the spec the checkpoint
+    describes (its id hashes ``kind``, the architecture record, the view and the weights).
+
+    Raises:
+        EncoderError: the weights do not fit the architecture.
+    """
+    try:
+        module.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise EncoderError(f"{path}: weights do not fit the stored architecture ({exc})") from exc
+    pre = payload["preprocess"]
+    channels = 1 if pre["grayscale"] else 3
+    module.spec = EncoderSpec(
+        name=name or str(path),
+        id=spec_id(kind, arch_record, pre, state_digest(payload["state_dict"])),
+        input_shape=tuple(module.spec.input_shape), feature_dim=int(module.spec.feature_dim),
+        game=payload["game"], stack=int(pre["stack"]), channels=channels, preprocess=pre,
+        outputs=outputs,
+    )
+    module.meta = payload.get("meta", {})
+    return module.eval()
+
+
 class Encoder(nn.Module):
     """Base class: maps ``(N, C, H, W)`` frame stacks (0..255) to ``(N, D)`` features.
 

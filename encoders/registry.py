@@ -27,7 +27,16 @@ from typing import Any
 
 import torch
 
-from encoders.base import Encoder, EncoderError, EncoderSpec, preprocess_dict, spec_id, state_digest
+from encoders.base import (
+    Encoder,
+    EncoderError,
+    EncoderSpec,
+    lists_to_tuples,
+    preprocess_dict,
+    restore_checkpoint,
+    spec_id,
+    state_digest,
+)
 from encoders.nets import ConvConfig, ConvEncoder, PixelEncoder
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -189,27 +198,9 @@ def load_checkpoint(path: str | Path, *, name: str | None = None) -> ConvEncoder
         return from_payload(payload, path, name)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise EncoderError(f"{path} is not an lfo encoder checkpoint (format {FORMAT})")
-    cfg = ConvConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in payload["config"].items()}
-    )
-    encoder = ConvEncoder(cfg)
-    try:
-        encoder.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        raise EncoderError(f"{path}: weights do not fit the stored architecture ({exc})") from exc
-    pre = payload["preprocess"]
-    encoder.spec = EncoderSpec(
-        name=name or str(path),
-        id=spec_id("conv", payload["config"], pre, state_digest(payload["state_dict"])),
-        input_shape=(cfg.in_channels, *cfg.size),
-        feature_dim=cfg.feature_dim,
-        game=payload["game"],
-        stack=int(pre["stack"]),
-        channels=1 if pre["grayscale"] else 3,
-        preprocess=pre,
-    )
-    encoder.meta = payload.get("meta", {})
-    return encoder.eval()
+    cfg = ConvConfig(**lists_to_tuples(payload["config"]))
+    return restore_checkpoint(ConvEncoder(cfg), payload, path=path, name=name, kind="conv",
+                              arch_record=payload["config"])
 
 
 def _load_shipped(name: str) -> Encoder:

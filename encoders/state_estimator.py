@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from encoders.base import Encoder, EncoderError, EncoderSpec, spec_id, state_digest
+from encoders.base import Encoder, EncoderSpec, lists_to_tuples, restore_checkpoint
 
 FORMAT = "lfo-state-estimator/1"
 
@@ -171,23 +171,10 @@ def save_state_estimator(path: str | Path, model: StateEstimator, *, game: str,
 
 def from_payload(payload: dict, path: Path, name: str | None) -> StateEstimator:
     """Build a :class:`StateEstimator` from a loaded checkpoint dict (see the registry)."""
-    arch = StateEstimatorArch(**{k: tuple(v) if isinstance(v, list) else v
-                                 for k, v in payload["arch"].items()})
-    model = StateEstimator(arch)
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        raise EncoderError(f"{path}: weights do not fit the stored architecture ({exc})") from exc
-    pre = payload["preprocess"]
-    model.spec = EncoderSpec(
-        name=name or str(path),
-        id=spec_id("state-estimator", payload["arch"], pre, state_digest(payload["state_dict"])),
-        input_shape=(arch.in_channels, *arch.size), feature_dim=len(arch.outputs),
-        game=payload["game"], stack=int(pre["stack"]), channels=1 if pre["grayscale"] else 3,
-        preprocess=pre, outputs=arch.outputs,
-    )
-    model.meta = payload.get("meta", {})
-    return model.eval()
+    arch = StateEstimatorArch(**lists_to_tuples(payload["arch"]))
+    return restore_checkpoint(StateEstimator(arch), payload, path=path, name=name,
+                              kind="state-estimator", arch_record=payload["arch"],
+                              outputs=arch.outputs)
 
 
 # ----------------------------------------------------------------------------- training
