@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,23 @@ def preprocess_dict(preprocess: Any) -> dict[str, Any]:
 def lists_to_tuples(record: dict[str, Any]) -> dict[str, Any]:
     """A JSON-loaded dataclass record with its lists turned back into tuples."""
     return {k: tuple(v) if isinstance(v, list) else v for k, v in record.items()}
+
+
+def write_checkpoint(path: Any, module: nn.Module, *, game: str, preprocess: Any,
+                     meta: dict | None, **header: Any) -> Path:
+    """Write ``header`` + game, view, weights and metadata to ``path`` atomically (a
+    temporary file, then a rename: a crash never leaves half a checkpoint)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        **header, "game": game, "preprocess": preprocess_dict(preprocess),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in module.state_dict().items()},
+        "meta": json.loads(json.dumps(meta or {}, default=str)),
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
 
 
 def restore_checkpoint(module: nn.Module, payload: dict[str, Any], *, path: Any,

@@ -36,6 +36,7 @@ from encoders.base import (
     restore_checkpoint,
     spec_id,
     state_digest,
+    write_checkpoint,
 )
 from encoders.nets import ConvConfig, ConvEncoder, PixelEncoder
 
@@ -146,21 +147,8 @@ def save_checkpoint(
     path: str | Path, encoder: ConvEncoder, *, game: str, preprocess: Any, meta: dict | None = None
 ) -> Path:
     """Write a ConvEncoder checkpoint (architecture, preprocessing, weights, metadata)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": FORMAT,
-        "arch": "conv",
-        "config": encoder.config_dict(),
-        "game": game,
-        "preprocess": preprocess_dict(preprocess),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
-        "meta": json.loads(json.dumps(meta or {}, default=str)),
-    }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return write_checkpoint(path, encoder, game=game, preprocess=preprocess, meta=meta,
+                            format=FORMAT, arch="conv", config=encoder.config_dict())
 
 
 def file_sha256(path: Path) -> str:

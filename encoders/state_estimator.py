@@ -31,7 +31,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from encoders.base import Encoder, EncoderSpec, lists_to_tuples, restore_checkpoint
+from encoders.base import (
+    Encoder,
+    EncoderSpec,
+    lists_to_tuples,
+    restore_checkpoint,
+    write_checkpoint,
+)
 
 FORMAT = "lfo-state-estimator/1"
 
@@ -155,18 +161,9 @@ def train_step(model: StateEstimator, optimiser: torch.optim.Optimizer, stacks: 
 def save_state_estimator(path: str | Path, model: StateEstimator, *, game: str,
                          preprocess: Any, meta: dict | None = None) -> Path:
     """Write a state-estimator checkpoint (architecture, view, label names, weights)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arch = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(model.arch).items()}
-    payload = {
-        "format": FORMAT, "arch": arch, "game": game, "preprocess": preprocess.record(),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "meta": json.loads(json.dumps(meta or {}, default=str)),
-    }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return write_checkpoint(path, model, game=game, preprocess=preprocess, meta=meta,
+                            format=FORMAT, arch=arch)
 
 
 def from_payload(payload: dict, path: Path, name: str | None) -> StateEstimator:
