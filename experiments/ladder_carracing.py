@@ -63,7 +63,7 @@ def rows() -> list[str]:
             runs = [r for r in data["runs"] if r["method"] == method]
             at30 = (f"{_ms([curve_at(r, 30_000, 'sampled_score') for r in runs])} / "
                     f"{_ms([curve_at(r, 30_000, 'greedy_score') for r in runs])}")
-            steps = int(runs[0].get("env_steps") or runs[0]["steps"])
+            steps = int(runs[0].get("env_steps", runs[0]["steps"]))
             budget = f"{steps:,}" if steps else f"0 ({int(runs[0]['steps']):,} updates)"
             out.append(f"| {rung} | {runs[0]['label']} | {len(runs)} | {budget} "
                        f"| {_ms([r['sampled_score'] for r in runs])} "
