@@ -82,7 +82,7 @@ class GameSpec:
 # simulator's car state (gymnasium's car_racing.py), not the keys pressed: the steering
 # bar follows the wheel's angle, which moves at most ~0.06 rad per step and springs back
 # on release. They stay in view: they are in every real gameplay video of this game and
-# they are what an inverse dynamics model needs (DESIGN.md, state estimators). The box
+# they are what an inverse dynamics model needs (notes/state_encoder.md). The box
 # below masks them, for the "nohud" shift view (videos that crop the HUD exist). Colour
 # is dropped: grass and road differ in luminance, and grey halves the encoder's input.
 CARRACING_HUD_STATE_BARS = (84, 96, 16, 96)
