@@ -27,6 +27,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 from lfo.baselines import METHODS  # noqa: E402
 from lfo.benchmark import DEFAULT_METHODS, BenchmarkConfig, markdown_table, run_benchmark  # noqa: E402
+from lfo.video import NoUsableClipError  # noqa: E402
 
 
 def parse_set(items: list[str]) -> dict:
@@ -71,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     argv_used = sys.argv[1:] if argv is None else argv
     command = "python scripts/benchmark.py " + shlex.join(argv_used)
-    rows = run_benchmark(cfg, command=command, json_path=args.json)
+    try:
+        rows = run_benchmark(cfg, command=command, json_path=args.json)
+    except (NoUsableClipError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(markdown_table(rows))
     print(f"\nwrote {cfg.out_dir / 'results.md'} and {cfg.out_dir / 'learning_curves.png'}")
     return 0

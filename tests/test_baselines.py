@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -268,3 +269,14 @@ def test_interquartile_mean_and_bootstrap_interval_by_hand():
     low, high = bootstrap_ci([0.2, 0.4, 0.9])
     assert 0.2 <= low <= 0.5 <= high <= 0.9
     assert bootstrap_ci([0.7, 0.7, 0.7]) == (pytest.approx(0.7), pytest.approx(0.7))
+
+
+def test_benchmark_on_a_folder_without_clips_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--env", "carracing",
+         "--methods", "bco", "--seeds", "1", "--videos", str(tmp_path / "nothing"),
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ")
