@@ -46,7 +46,6 @@ FORMAT = "lfo-encoder/1"
 
 #: game -> (family name, weights file); Atari games share one encoder trained on Pong
 _FAMILIES = {"carracing": "carracing", "pong": "atari", "breakout": "atari"}
-_FAMILY_GAME = {"carracing": "carracing", "atari": "pong"}
 
 #: shipped weights file of each registry name
 _SHIPPED = {"default-carracing": "carracing_state.pt", "ssl-carracing": "carracing.pt",

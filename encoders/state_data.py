@@ -130,10 +130,8 @@ def play_episode(game: str, seed: int, behaviour: Behaviour, max_steps: int
     env = PrivilegedState(make_raw_env(game), game)
     obs, info = env.reset(seed=seed)
     if behaviour.skill is not None:
-        expert = make_expert(game, skill=behaviour.skill, seed=seed)
-        expert.lapse_steps = behaviour.lapse_steps
-        expert.lapse_start_prob = (1.0 - behaviour.skill) / (
-            behaviour.lapse_steps * behaviour.skill + 1.0 - behaviour.skill)
+        expert = make_expert(game, skill=behaviour.skill, seed=seed,
+                             lapse_steps=behaviour.lapse_steps)
         expert.reset(env.unwrapped, seed=seed)
         act = lambda o: expert.act(env.unwrapped, o)  # noqa: E731
     else:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from lfo.envs import make_env
 from lfo.preprocess import Preprocess
@@ -106,8 +107,6 @@ def evaluate(
     (the ideal-encoder rung, :class:`lfo.privileged.StateObservation`).
     ``progress``: show a bar over the episodes with this description (``None``: silent).
     """
-    from tqdm import tqdm
-
     env = make_env(game, preprocess=preprocess, observe_state=observe_state,
                    **(env_options or {}))
     episodes = []

@@ -20,10 +20,10 @@ the nearest centreline point. They are *undefined* far from the road (more than
 nearest point ambiguous) and when the car faces against the track (|heading error| >
 :data:`TRACK_VALID_HEADING`): the points "ahead" are then behind the car, out of the
 view, and the heading error wraps around at +-pi, so no picture determines them.
-:func:`carracing_state` still returns a value for them (clipped, so a learner on
-privileged state sees a bounded number), and :func:`carracing_valid`
-says which entries are defined, so that the estimator's regression leaves undefined
-labels out of its loss instead of averaging them in.
+:func:`carracing_state_and_valid` still returns a value for them (clipped, so a learner
+on privileged state sees a bounded number) and says which entries are defined, so that
+the estimator's regression leaves undefined labels out of its loss instead of averaging
+them in.
 """
 
 from __future__ import annotations
@@ -91,9 +91,8 @@ _SCALES = np.array([v.scale for v in CARRACING_STATE], dtype=np.float64)
 _TRACK_RELATIVE = np.array([v.track_relative for v in CARRACING_STATE])
 
 
-def centreline(env: gym.Env) -> np.ndarray:
-    """``(N, 2)`` centreline points of a CarRacing env's current track."""
-    track = env.unwrapped.track
+def centreline(track: list) -> np.ndarray:
+    """``(N, 2)`` centreline points ``(x, y)`` of ``env.unwrapped.track``."""
     return np.asarray([(p[2], p[3]) for p in track], dtype=np.float64)
 
 
@@ -149,7 +148,7 @@ def carracing_state_and_valid(env: gym.Env, track: np.ndarray | None = None
         0.5 * (omegas[0] + omegas[1]),
         0.5 * (omegas[2] + omegas[3]),
     ]
-    track = centreline(env) if track is None else track
+    track = centreline(env.unwrapped.track) if track is None else track
     position = np.array([hull.position[0], hull.position[1]], dtype=np.float64)
     rel, distance = track_relative(track, position, float(hull.angle))
     state = np.concatenate([body, rel]) / _SCALES
@@ -158,16 +157,6 @@ def carracing_state_and_valid(env: gym.Env, track: np.ndarray | None = None
         valid[_TRACK_RELATIVE] = False
         state = np.where(_TRACK_RELATIVE, np.clip(state, -3.0, 3.0), state)
     return state.astype(np.float32), valid
-
-
-def carracing_state(env: gym.Env) -> np.ndarray:
-    """The scaled privileged state of a CarRacing env (see :data:`CARRACING_STATE`)."""
-    return carracing_state_and_valid(env)[0]
-
-
-def carracing_valid(env: gym.Env) -> np.ndarray:
-    """Which entries of :func:`carracing_state` are defined in the env's current state."""
-    return carracing_state_and_valid(env)[1]
 
 
 #: game -> (variables, reader)
@@ -202,7 +191,7 @@ class PrivilegedState(gym.Wrapper):
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        self._track = centreline(self.env)
+        self._track = centreline(self.env.unwrapped.track)
         return obs, self._with_state(info)
 
     def step(self, action):

@@ -71,14 +71,13 @@ def clip_states(
     path = Path(clip_path)
     key = f"v{CACHE_VERSION}-{game}-{file_digest(path)[:24]}"
     cached = Path(cache_dir) / f"{key}.npz" if cache_dir is not None else None
+    states = valid = None
     if cached is not None and cached.is_file():
         try:
             with np.load(cached) as data:
                 states, valid = data["states"], data["valid"]
-        except Exception:
+        except Exception:  # unreadable cache: replay again
             states = None
-    else:
-        states = None
     if states is None:
         states, valid = replay_states(path, game)
         if cached is not None:

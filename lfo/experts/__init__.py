@@ -18,15 +18,17 @@ _EXPERTS = {
 }
 
 
-def make_expert(game: str, *, skill: float = 1.0, seed: int = 0) -> ScriptedExpert:
-    """The scripted expert for ``game`` (short name, as in :mod:`lfo.envs`)."""
+def make_expert(game: str, *, skill: float = 1.0, seed: int = 0,
+                lapse_steps: int = 4) -> ScriptedExpert:
+    """The scripted expert for ``game`` (short name, as in :mod:`lfo.envs`); ``skill`` and
+    ``lapse_steps`` as in :class:`ScriptedExpert`."""
     from lfo.envs import get_game
 
     name = get_game(game).name
     if name not in _EXPERTS:
         raise ValueError(f"no scripted expert for {name!r}; experts: {', '.join(_EXPERTS)}")
     module, cls = _EXPERTS[name].split(":")
-    return getattr(import_module(module), cls)(skill=skill, seed=seed)
+    return getattr(import_module(module), cls)(skill=skill, seed=seed, lapse_steps=lapse_steps)
 
 
 __all__ = ["ScriptedExpert", "make_expert"]

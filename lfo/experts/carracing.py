@@ -35,6 +35,7 @@ import gymnasium as gym
 import numpy as np
 
 from lfo.experts.base import ScriptedExpert
+from lfo.privileged import TRACK_HALF_WIDTH, centreline
 
 NOOP, RIGHT, LEFT, GAS, BRAKE = 0, 1, 2, 3, 4
 
@@ -44,7 +45,7 @@ _STEER_TARGET = 0.6  # |steer| commanded by actions 1 and 2
 _STEER_LIMIT = 0.4  # revolute joint limits of the front wheels (+/-0.4 rad)
 _STEER_MAX_RATE = 3.0  # rad/s: motorSpeed = sign * min(50 * |error|, 3)
 _WHEELBASE = 162 * 0.02  # front wheels at y=+80, rear at y=-82, SIZE=0.02
-_TRACK_HALF_WIDTH = 40 / 6.0  # TRACK_WIDTH = 40 / SCALE: centreline to road edge
+_TRACK_HALF_WIDTH = TRACK_HALF_WIDTH  # TRACK_WIDTH = 40 / SCALE: centreline to road edge
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,6 @@ class CarRacingControllerConfig:
     """Track points behind the last nearest index searched when re-localising."""
     search_ahead: int = 40
     """Track points ahead of the last nearest index searched when re-localising."""
-
-
-def centreline(track: list) -> np.ndarray:
-    """The (N, 2) centreline points ``(x, y)`` of ``env.unwrapped.track``."""
-    return np.asarray([(p[2], p[3]) for p in track], dtype=np.float64)
 
 
 def left_normals(xy: np.ndarray) -> np.ndarray:
