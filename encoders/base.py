@@ -30,7 +30,7 @@ class EncoderSpec:
         game: the game (family) it was made for (``"carracing"``, ``"pong"``...).
         stack: frames per input.
         channels: channels per frame (1 = grey).
-        preprocess: the :class:`lfo.preprocess.Preprocess` fields the inputs must come
+        preprocess: the :class:`lfo.data.preprocess.Preprocess` fields the inputs must come
             from (``None``: any view of the right shape).
         outputs: names of the features when each one estimates a named state variable
             (a state estimator, :mod:`encoders.state_estimator`); ``None`` otherwise.
@@ -70,7 +70,7 @@ def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
 
 
 def preprocess_dict(preprocess: Any) -> dict[str, Any]:
-    """A Preprocess as a JSON-able dict (:meth:`lfo.preprocess.Preprocess.record`)."""
+    """A Preprocess as a JSON-able dict (:meth:`lfo.data.preprocess.Preprocess.record`)."""
     return preprocess.record()
 
 

@@ -4,7 +4,7 @@ Data (no action labels from the experts, no privileged state):
 
 * **video frames**: every clip under the shipped ``videos/<game>`` folder, decoded at the
   control rate and preprocessed exactly as the learner will see them;
-* **the agent's own play**: episodes in the env (:func:`lfo.envs.make_raw_env`) under a
+* **the agent's own play**: episodes in the env (:func:`lfo.envs.games.make_raw_env`) under a
   persistent random policy (each sampled action is held for a random number of steps;
   CarRacing's draws favour gas, so the car actually moves). The agent knows its own
   actions, so they may be used.
@@ -40,7 +40,7 @@ from torch import nn
 
 from encoders.nets import ConvEncoder
 from encoders.registry import build_conv
-from lfo.preprocess import Preprocess
+from lfo.data.preprocess import Preprocess
 
 
 # ----------------------------------------------------------------------------- views
@@ -51,12 +51,12 @@ def view(game: str, name: str = "default") -> Preprocess:
     true-speed bar (native columns 0-15; the bar spans 12-14); the ABS, steering and
     gyro bars (columns 16+) are masked. The self-supervised ``ssl-carracing`` encoder was
     trained on this view (its checkpoint records it); the default view now shows the
-    whole HUD, whose bars are car state, not keys (``lfo.envs``).
+    whole HUD, whose bars are car state, not keys (``lfo.envs.games``).
     ``nohud``: the whole HUD cropped (rows 84-95).
     ``objects``: any game, grey levels replaced by the object mask of
-    :attr:`lfo.preprocess.Preprocess.objects` (threshold 16).
+    :attr:`lfo.data.preprocess.Preprocess.objects` (threshold 16).
     """
-    from lfo.envs import get_game
+    from lfo.envs.games import get_game
 
     pre = get_game(game).preprocess
     if name == "default":
@@ -111,8 +111,8 @@ class Episodes:
 
 def load_video_episodes(videos: Path, game: str, pre: Preprocess) -> list[np.ndarray]:
     """Every clip under ``videos`` as preprocessed single frames ``(T, c, h, w)``."""
-    from lfo.envs import get_game
-    from lfo.video import iter_frame_chunks, scan_folder
+    from lfo.data.video import iter_frame_chunks, scan_folder
+    from lfo.envs.games import get_game
 
     spec = get_game(game)
     out = []
@@ -149,7 +149,7 @@ CARRACING_PLAY_PROBS = (0.1, 0.2, 0.2, 0.42, 0.08)
 
 def collect_play(game: str, cfg: PlayConfig, pre: Preprocess) -> tuple[list, list]:
     """Roll the persistent random policy; returns per-episode frames and actions."""
-    from lfo.envs import make_raw_env
+    from lfo.envs.games import make_raw_env
 
     env = make_raw_env(game)
     n_actions = int(env.action_space.n)

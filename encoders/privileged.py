@@ -1,8 +1,9 @@
 """PRIVILEGED: the ideal encoder, which reads the simulator's state instead of pixels.
 
 ``state-<game>`` (e.g. ``state-carracing``) is not a visual encoder: its "frames" are the
-state vectors of :class:`lfo.privileged.StateObservation` (env) and of
-:mod:`lfo.privileged_clips` (the expert's states, regenerated from the clips' recorded
+state vectors of :class:`lfo.envs.privileged.StateObservation` (env) and of
+:mod:`lfo.demonstrations.privileged_clips` (the expert's states, regenerated from the clips'
+recorded
 actions). It is the top rung of the ladder, the ceiling for every real encoder, and is
 labelled as privileged wherever it appears; the learning-from-video path never uses it.
 """
@@ -25,7 +26,7 @@ class PrivilegedStateEncoder(nn.Module):
 
     def __init__(self, game: str) -> None:
         super().__init__()
-        from lfo.privileged import state_variables
+        from lfo.envs.privileged import state_variables
 
         names = tuple(v.name for v in state_variables(game))
         self.spec = EncoderSpec(

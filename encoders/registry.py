@@ -70,7 +70,7 @@ DEFAULT_ARCH: dict[str, dict[str, Any]] = {
 
 
 def _family(game: str) -> str:
-    from lfo.envs import get_game
+    from lfo.envs.games import get_game
 
     name = get_game(game).name
     if name not in _FAMILIES:
@@ -96,7 +96,7 @@ def available() -> list[str]:
 
 
 def _game_preprocess(game: str):
-    from lfo.envs import get_game
+    from lfo.envs.games import get_game
 
     return get_game(game).preprocess
 
@@ -104,11 +104,11 @@ def _game_preprocess(game: str):
 def check_encoder_fits(encoder: Encoder, game: str) -> None:
     """Refuse (one-line :class:`EncoderError`) an encoder made for another game or state.
 
-    A state estimator must name the same state variables as :mod:`lfo.privileged` reads
+    A state estimator must name the same state variables as :mod:`lfo.envs.privileged` reads
     today, and any encoder that records its game must have been made for ``game``'s
     family (Atari games share one encoder)."""
     spec = encoder.spec
-    from lfo.envs import get_game
+    from lfo.envs.games import get_game
 
     target = get_game(game).name
     if spec.game not in ("any", None):
@@ -120,7 +120,7 @@ def check_encoder_fits(encoder: Encoder, game: str) -> None:
             raise EncoderError(f"encoder {spec.name} was made for {spec.game}, not {target}: "
                                f"use one made for {target} (e.g. {default_for(target)})")
     if spec.outputs is not None:
-        from lfo.privileged import state_variables
+        from lfo.envs.privileged import state_variables
 
         expected = tuple(v.name for v in state_variables(target))
         if tuple(spec.outputs) != expected:
@@ -136,7 +136,7 @@ def preprocess_from_dict(data: dict | None, game: str):
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     if "mask" in kw:
         kw["mask"] = tuple(tuple(b) for b in kw["mask"])
-    from lfo.preprocess import Preprocess
+    from lfo.data.preprocess import Preprocess
 
     return Preprocess(**kw)
 

@@ -4,7 +4,7 @@ Episodes are played in the env with a mix of behaviours, so that both the expert
 states and the states a learning agent visits are covered (:data:`BEHAVIOURS`): the
 scripted expert at several skill levels with short and long lapses (long lapses run off
 the road and the expert then recovers), and held random play (uniform actions, each
-held for several steps). Every frame is labelled with :mod:`lfo.privileged` (value and
+held for several steps). Every frame is labelled with :mod:`lfo.envs.privileged` (value and
 validity). Seeds start at :data:`STATE_SEED_BASE`, disjoint from evaluation (0-9999), demonstrations
 (10000-999999) and training episodes (1,000,000+). Nothing here reads the shipped clips
 or their sidecars.
@@ -25,11 +25,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from lfo.envs import make_raw_env
-from lfo.experts import make_expert
-from lfo.exploration import held_random_policy
-from lfo.preprocess import Preprocess
-from lfo.privileged import PrivilegedState, state_variables
+from lfo.algorithms.exploration import held_random_policy
+from lfo.data.preprocess import Preprocess
+from lfo.demonstrations.experts import make_expert
+from lfo.envs.games import make_raw_env
+from lfo.envs.privileged import PrivilegedState, state_variables
 
 #: first env seed of the estimator's rollouts (far above every other use)
 STATE_SEED_BASE = 5_000_000
@@ -83,10 +83,10 @@ def draw_codec(rng: np.random.Generator) -> CodecSetting:
 
 def codec_round_trip(frames: np.ndarray, setting: CodecSetting, fps: float) -> np.ndarray:
     """Write RGB frames ``(T, H, W, 3)`` as a video with ``setting`` and decode them back
-    at their own size with the clip reader (:mod:`lfo.video`)."""
+    at their own size with the clip reader (:mod:`lfo.data.video`)."""
     if setting.ext is None:
         return frames
-    from lfo.video import ClipInfo, read_clip, write_clip
+    from lfo.data.video import ClipInfo, read_clip, write_clip
 
     t, h, w, _ = frames.shape
     if setting.size != h:

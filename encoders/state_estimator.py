@@ -1,6 +1,6 @@
 """The state estimator: a CNN from the game's view to its privileged state.
 
-``features(stack) = estimate of`` :mod:`lfo.privileged`'s scaled state vector (one
+``features(stack) = estimate of`` :mod:`lfo.envs.privileged`'s scaled state vector (one
 named number per feature), so a learner on it sees the game's state as read from
 pixels. Trained by regression on the game's own rollouts (:mod:`encoders.state_data`),
 labels from the simulator, undefined labels left out of the loss (:func:`masked_mse`).
@@ -11,7 +11,7 @@ this machine, beside a benchmark; the weights ship, users do not pay it)::
     python scripts/pretrain_state_encoder.py --env carracing \
         --out encoders/weights/carracing_state.pt --ship
 
-The shipped weights were trained before :mod:`lfo.privileged` also marked track labels
+The shipped weights were trained before :mod:`lfo.envs.privileged` also marked track labels
 undefined when the car faces against the track (only far-from-road labels were left out
 then); the command today leaves those frames' track labels out too, so it does not
 reproduce the shipped file bit for bit.
@@ -54,7 +54,7 @@ class StateEstimatorArch:
 
 
 class StateEstimator(Encoder):
-    """Frame stack -> estimated privileged state (in :mod:`lfo.privileged` units).
+    """Frame stack -> estimated privileged state (in :mod:`lfo.envs.privileged` units).
 
     The net regresses standardised labels; ``label_mean``/``label_std`` (buffers, set
     from the training labels) map its output back to the state's own scale.
@@ -180,7 +180,7 @@ class EstimatorTrainConfig:
     """How the shipped state estimator is trained (``scripts/pretrain_state_encoder.py``)."""
 
     env: str = "carracing"
-    """Game (needs a privileged state reader in :mod:`lfo.privileged`)."""
+    """Game (needs a privileged state reader in :mod:`lfo.envs.privileged`)."""
     out: str = "runs/state_estimator/carracing_state.pt"
     """Checkpoint path (the training log is written beside it as ``.log.json``)."""
     episodes: int = 160
@@ -211,8 +211,8 @@ class EstimatorTrainConfig:
 def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool = True) -> dict[str, Any]:
     """Collect rollouts, fit the estimator, write checkpoint + log; return the log."""
     from encoders.state_data import STATE_SEED_BASE, collect
-    from lfo.envs import get_game
-    from lfo.privileged import state_variables
+    from lfo.envs.games import get_game
+    from lfo.envs.privileged import state_variables
 
     torch.set_num_threads(cfg.threads)
     spec = get_game(cfg.env)

@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
-from lfo.experts.atari import BreakoutExpert, PongExpert  # noqa: E402
+from lfo.demonstrations.experts.atari import BreakoutExpert, PongExpert  # noqa: E402
 
 gym.register_envs(ale_py)
 ENVS = {"pong": ("ALE/Pong-v5", PongExpert), "breakout": ("ALE/Breakout-v5", BreakoutExpert)}

@@ -20,11 +20,11 @@ import torch
 
 import encoders
 from experiments.measure_idm_on_expert_pairs import fit
-from lfo.baselines.oracle import expert_pair_actions
-from lfo.envs import make_env
-from lfo.features import clip_features, encoder_view
-from lfo.label_audit import audit
-from lfo.video import scan_folder
+from lfo.algorithms.oracle import expert_pair_actions
+from lfo.analysis.label_audit import audit
+from lfo.data.features import clip_features, encoder_view
+from lfo.data.video import scan_folder
+from lfo.envs.games import make_env
 
 
 def play(policy: str, steps: int, repeat: int, mean_hold: float, seed: int, encoder, view):

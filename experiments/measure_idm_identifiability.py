@@ -22,11 +22,11 @@ import torch
 from torch.nn import functional as F
 
 import encoders
-from lfo.baselines.oracle import align_actions
-from lfo.features import clip_features, encoder_view
-from lfo.idm import IDMConfig, InverseDynamicsModel
-from lfo.labels import read_expert_actions
-from lfo.video import scan_folder
+from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
+from lfo.algorithms.oracle import align_actions
+from lfo.data.features import clip_features, encoder_view
+from lfo.data.video import scan_folder
+from lfo.demonstrations.labels import read_expert_actions
 
 
 def pairs_k_apart(feats, acts, k):

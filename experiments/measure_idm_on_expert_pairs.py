@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from lfo.baselines.oracle import expert_pair_actions
-from lfo.idm import IDMConfig, InverseDynamicsModel
-from lfo.label_audit import audit
-from lfo.train import Trainer, load_run_config
+from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
+from lfo.algorithms.oracle import expert_pair_actions
+from lfo.analysis.label_audit import audit
+from lfo.loop.trainer import Trainer, load_run_config
 
 VARIANTS = {
     "diff": {},

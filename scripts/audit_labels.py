@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lfo.label_audit import audit_run  # noqa: E402
+from lfo.analysis.label_audit import audit_run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

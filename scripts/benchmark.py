@@ -4,7 +4,7 @@
     python scripts/benchmark.py --env carracing --methods iq-idm iq-state-only bco gaifo \
         oracle-bc oracle-iq --seeds 3 --steps 60000 --json results/bench_carracing.json
 
-Methods (lfo.baselines): iq-idm, iq-state-only, bco, gaifo, and the oracles oracle-iq and
+Methods (lfo.algorithms.methods): iq-idm, iq-state-only, bco, gaifo, and the oracles oracle-iq and
 oracle-bc, which use the recorded expert actions (the others never see them). Writes
 <out>/results.md (normalised score and return mean +- std over seeds, greedy and sampled,
 env steps, wall time; random policy and expert rows), <out>/learning_curves.png,
@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-from lfo.baselines import METHODS  # noqa: E402
-from lfo.benchmark import DEFAULT_METHODS, BenchmarkConfig, markdown_table, run_benchmark  # noqa: E402
-from lfo.video import NoUsableClipError  # noqa: E402
+from lfo.algorithms.methods import METHODS  # noqa: E402
+from lfo.analysis.benchmark import DEFAULT_METHODS, BenchmarkConfig, markdown_table, run_benchmark  # noqa: E402
+from lfo.data.video import NoUsableClipError  # noqa: E402
 
 
 def parse_set(items: list[str]) -> dict:

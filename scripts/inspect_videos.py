@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lfo.inspection import inspect_folder  # noqa: E402
+from lfo.analysis.inspection import inspect_folder  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

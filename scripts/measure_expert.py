@@ -5,7 +5,8 @@
     python scripts/measure_expert.py --env carracing --seeds 10000-10004 --skill 0.7
     python scripts/measure_expert.py --env carracing --seeds 10000-10004 --random
 
-Plays each seed with the same rollout the recorder uses (``lfo.recorder.record_episode``)
+Plays each seed with the same rollout the recorder uses
+(``lfo.demonstrations.recorder.record_episode``)
 and prints one line per episode (seed, return, length, how it ended) and the mean.
 The random policy draws ``integers(n_actions)`` from ``numpy.random.default_rng(seed)``.
 """
@@ -24,8 +25,8 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import numpy as np  # noqa: E402
 
-from lfo.envs import make_raw_env  # noqa: E402
-from lfo.recorder import record_episode  # noqa: E402
+from lfo.demonstrations.recorder import record_episode  # noqa: E402
+from lfo.envs.games import make_raw_env  # noqa: E402
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -5,7 +5,7 @@
         --out encoders/weights/carracing_state.pt --ship     # ~50 min, 1 core
 
 Rollouts of the game itself (expert with lapses, recoveries, held random play; seeds
-5,000,000+), labelled by lfo.privileged, most of them through a real video codec round
+5,000,000+), labelled by lfo.envs.privileged, most of them through a real video codec round
 trip. Never reads the shipped clips or their sidecars. Every option is a field of
 encoders.state_estimator.EstimatorTrainConfig (see --help).
 """

@@ -28,14 +28,14 @@ import torch  # noqa: E402
 import encoders  # noqa: E402
 from encoders.base import spec_id, state_digest  # noqa: E402
 from encoders.registry import build_conv, build_pixels, preprocess_from_dict  # noqa: E402
-from lfo.probe import (  # noqa: E402
+from lfo.analysis.probe import (  # noqa: E402
     PROBE_VARIABLES,
     ProbeSetConfig,
     build_probe_set,
     encoder_throughput,
     probe_encoder,
 )
-from lfo.video import ClipInfo, probe_files  # noqa: E402
+from lfo.data.video import ClipInfo, probe_files  # noqa: E402
 
 #: probe episode length cap per game (Pong games last thousands of steps)
 MAX_STEPS = {"carracing": None, "pong": 1500}

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-from lfo.recorder import RecordConfig, record_videos  # noqa: E402
+from lfo.demonstrations.recorder import RecordConfig, record_videos  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@
     python scripts/train_lfo.py --videos videos/carracing --method gaifo   # a baseline
     python scripts/train_lfo.py --videos videos/carracing --out runs/x --resume
 
-Every option is a field of lfo.train.TrainConfig (see --help).
+Every option is a field of lfo.loop.trainer.TrainConfig (see --help).
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import tyro  # noqa: E402
 
-from lfo.train import (  # noqa: E402
+from lfo.data.video import NoUsableClipError  # noqa: E402
+from lfo.loop.trainer import (  # noqa: E402
     TrainConfig,
     TrainingDiverged,
     TrainingInterrupted,
     load_run_config,
     train,
 )
-from lfo.video import NoUsableClipError  # noqa: E402
 
 
 def one_line_warning(message, category, filename, lineno, line=None) -> str:

@@ -45,7 +45,7 @@ def one_torch_thread():
 @pytest.fixture
 def clip_factory(tmp_path):
     """Write a clip of index-coded frames: ``clip_factory(name, n, fps, size=(h, w))``."""
-    from lfo.video import write_clip
+    from lfo.data.video import write_clip
 
     def make(name: str, n: int = 20, fps: float = 50.0, size: tuple[int, int] = (32, 32)):
         path = tmp_path / name

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lfo import iq
-from lfo.agent import SoftQAgent, SoftQConfig, Transitions
+from lfo.algorithms import iq
+from lfo.algorithms.agent import SoftQAgent, SoftQConfig, Transitions
 
 
 def make_batches(n=16, d=5, a=3, seed=0, expert_actions=True):

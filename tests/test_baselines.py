@@ -1,4 +1,4 @@
-"""Baselines (lfo.baselines): their losses on hand-computed numbers, each one learning the
+"""Baselines (lfo.algorithms.methods): their losses on hand-computed numbers, each one learning the
 tiny chain MDP, oracle labels aligned to the expert pairs, and the benchmark end to end.
 
 The chain (lfo.testing.chain, the one the IQ tests use): 8 one-hot states, actions
@@ -24,18 +24,18 @@ import pytest
 import torch
 from test_train import tiny_clips, tiny_config  # noqa: F401  (shared tiny CarRacing clips)
 
-from lfo.agent import Transitions
-from lfo.baselines import METHODS, ORACLE_NOTE, build_learner, get_method
-from lfo.baselines.bc import bc_loss
-from lfo.baselines.gaifo import (
+from lfo.algorithms.agent import Transitions
+from lfo.algorithms.bc import bc_loss
+from lfo.algorithms.gaifo import (
     Discriminator,
     discriminator_loss,
     gaifo_reward,
     input_gradient,
     soft_q_td_loss,
 )
-from lfo.baselines.oracle import align_actions
-from lfo.data import ExpertPairs
+from lfo.algorithms.methods import METHODS, ORACLE_NOTE, build_learner, get_method
+from lfo.algorithms.oracle import align_actions
+from lfo.data.transitions import ExpertPairs
 from lfo.testing.chain import (
     ChainMDP,
     ChainRunConfig,
@@ -205,14 +205,14 @@ def test_oracle_actions_with_an_action_repeat_take_each_blocks_most_frequent_act
 
 
 def test_trainer_gives_actions_to_oracles_only(tiny_clips, tmp_path, monkeypatch):  # noqa: F811
-    from lfo.labels import read_expert_actions
-    from lfo.train import Trainer
+    from lfo.demonstrations.labels import read_expert_actions
+    from lfo.loop.trainer import Trainer
 
     oracle = Trainer(tiny_config(tiny_clips, tmp_path / "o", method="oracle-bc"))
     recorded = np.concatenate([read_expert_actions(c.path) for c in oracle.folder.clips])
     assert np.array_equal(oracle.expert.action, recorded)
-    # state-only methods build and never touch lfo.labels
-    monkeypatch.setitem(sys.modules, "lfo.labels", None)
+    # state-only methods build and never touch lfo.demonstrations.labels
+    monkeypatch.setitem(sys.modules, "lfo.demonstrations.labels", None)
     for method in ("bco", "gaifo", "iq-idm"):
         trainer = Trainer(tiny_config(tiny_clips, tmp_path / method, method=method))
         assert trainer.expert.action is None
@@ -260,7 +260,7 @@ def test_benchmark_script_writes_table_plot_and_json(tiny_clips, tmp_path):  # n
 
 
 def test_interquartile_mean_and_bootstrap_interval_by_hand():
-    from lfo.benchmark import bootstrap_ci, interquartile_mean
+    from lfo.analysis.benchmark import bootstrap_ci, interquartile_mean
 
     # 8 values: 2 cut from each end -> mean of 3, 4, 5, 6 (the outlier 100 is ignored)
     assert interquartile_mean([1, 2, 3, 4, 100, 5, 6, 7]) == pytest.approx(4.5)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lfo.data import ReplayBuffer
+from lfo.data.transitions import ReplayBuffer
 
 
 def _filled(capacity: int, n: int) -> ReplayBuffer:

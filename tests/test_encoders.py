@@ -12,7 +12,7 @@ import torch
 import encoders
 from encoders import EncoderError, registry
 from encoders.registry import build_conv, load_checkpoint, save_checkpoint
-from lfo.envs import get_game
+from lfo.envs.games import get_game
 
 
 def _frames(n: int, shape=(3, 84, 84), seed: int = 0) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lfo.envs import GAMES, get_game, make_env, make_raw_env
+from lfo.envs.games import GAMES, get_game, make_env, make_raw_env
 
 
 @pytest.mark.parametrize("game", sorted(GAMES))
@@ -68,11 +68,11 @@ def test_unknown_game_and_option_are_clear_errors():
 
 @pytest.mark.parametrize("domain_randomize", [False, True])
 def test_fast_road_renderer_gives_the_stock_pixels(domain_randomize):
-    """lfo.fast_render draws exactly what gymnasium's own renderer draws: over the start
+    """lfo.envs.fast_render draws exactly what gymnasium's own renderer draws: over the start
     zoom, visited tiles changing colour, and a reset onto a new track."""
     import gymnasium as gym
 
-    from lfo.envs import make_raw_env
+    from lfo.envs.games import make_raw_env
 
     def frames(env):
         rng = np.random.default_rng(5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lfo.experts.atari import (
+from lfo.demonstrations.experts.atari import (
     BreakoutExpert,
     Contact,
     PaddleModel,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lfo.experts.base import ScriptedExpert
+from lfo.demonstrations.experts.base import ScriptedExpert
 
 
 class AlwaysZero(ScriptedExpert):

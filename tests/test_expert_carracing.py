@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-from lfo.experts.carracing import (  # noqa: E402
+from lfo.demonstrations.experts.carracing import (  # noqa: E402
     CarRacingControllerConfig,
     CarRacingExpert,
     curvature_cost,

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from lfo.evaluate import random_policy
-from lfo.exploration import EzGreedy, held_random_policy
+from lfo.algorithms.exploration import EzGreedy, held_random_policy
+from lfo.envs.evaluate import random_policy
 
 
 def _runs(actions: list[int]) -> list[int]:

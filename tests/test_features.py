@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from encoders.registry import build_conv
-from lfo.envs import get_game
-from lfo.features import cache_key, clip_features, iter_stacked_chunks
-from lfo.video import probe_files, read_clip, write_clip
+from lfo.data.features import cache_key, clip_features, iter_stacked_chunks
+from lfo.data.video import probe_files, read_clip, write_clip
+from lfo.envs.games import get_game
 
 
 class CountingEncoder:

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lfo import iq
+from lfo.algorithms import iq
 
 L2, L3 = math.log(2), math.log(3)
 

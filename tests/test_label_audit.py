@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from lfo.label_audit import audit
+from lfo.analysis.label_audit import audit
 
 
 def test_audit_by_hand():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lfo.envs import get_game, make_env, make_raw_env
-from lfo.preprocess import Preprocess
-from lfo.video import probe_files, read_clip, write_clip
+from lfo.data.preprocess import Preprocess
+from lfo.data.video import probe_files, read_clip, write_clip
+from lfo.envs.games import get_game, make_env, make_raw_env
 
 
 def test_frame_crop_resize_grey_shapes():
@@ -42,7 +42,7 @@ def test_carracing_view_keeps_the_hud_state_bars():
     """The default view shows the HUD (speed, ABS, steering angle, gyro: car state, not
     keys); the ``nohud`` view of the old self-supervised encoder masks them."""
     from encoders.pretrain import view as named_view
-    from lfo.envs import CARRACING_HUD_STATE_BARS
+    from lfo.envs.games import CARRACING_HUD_STATE_BARS
 
     env = make_raw_env("carracing")
     env.reset(seed=0)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from lfo.privileged import (
+from lfo.envs.privileged import (
     CARRACING_STATE_NAMES,
     LOOKAHEAD_POINTS,
     TRACK_HALF_WIDTH,
@@ -57,7 +57,7 @@ def test_state_on_a_straight_with_known_offset_and_heading():
 
 
 def test_reader_in_the_env_at_start_and_far_off_the_road():
-    from lfo.envs import make_raw_env
+    from lfo.envs.games import make_raw_env
 
     env = make_raw_env("carracing")
     env.reset(seed=3)
@@ -86,7 +86,7 @@ def test_reader_in_the_env_at_start_and_far_off_the_road():
 
 
 def test_state_observation_env_keeps_the_frame_in_info():
-    from lfo.envs import make_env
+    from lfo.envs.games import make_env
 
     env = make_env("carracing", observe_state=True)
     obs, info = env.reset(seed=0)
@@ -98,7 +98,7 @@ def test_state_observation_env_keeps_the_frame_in_info():
 
 
 def test_wrapper_refuses_a_game_without_a_state_reader():
-    from lfo.envs import make_raw_env
+    from lfo.envs.games import make_raw_env
 
     with pytest.raises(ValueError, match="no privileged state reader"):
         PrivilegedState(make_raw_env("pong"), "pong")
@@ -107,8 +107,8 @@ def test_wrapper_refuses_a_game_without_a_state_reader():
 
 
 def test_replay_regenerates_the_recorded_states_and_refuses_a_mismatch(tmp_path):
-    from lfo.privileged_clips import ReplayMismatch, clip_states
-    from lfo.recorder import RecordConfig, record_videos
+    from lfo.demonstrations.privileged_clips import ReplayMismatch, clip_states
+    from lfo.demonstrations.recorder import RecordConfig, record_videos
 
     record_videos(RecordConfig(game="carracing", episodes=1, out=tmp_path, max_steps=40),
                   progress=False)
@@ -116,8 +116,8 @@ def test_replay_regenerates_the_recorded_states_and_refuses_a_mismatch(tmp_path)
     states, valid = clip_states(clip, "carracing", cache_dir=tmp_path / "cache")
     assert states.shape == (41, len(CARRACING_STATE_NAMES)) and valid.all()
     # the same seed and actions played live give the same states
-    from lfo.envs import make_raw_env
-    from lfo.labels import read_expert_actions
+    from lfo.demonstrations.labels import read_expert_actions
+    from lfo.envs.games import make_raw_env
 
     env = PrivilegedState(make_raw_env("carracing"))
     _, info = env.reset(seed=10_000)
@@ -140,7 +140,7 @@ def test_replay_regenerates_the_recorded_states_and_refuses_a_mismatch(tmp_path)
 
 
 def test_track_labels_are_undefined_when_the_car_faces_against_the_track():
-    from lfo.envs import make_raw_env
+    from lfo.envs.games import make_raw_env
 
     env = make_raw_env("carracing")
     env.reset(seed=3)

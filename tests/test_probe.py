@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from lfo.probe import CarRacingTracker, r2_score, ridge_fit, ridge_probe
+from lfo.analysis.probe import CarRacingTracker, r2_score, ridge_fit, ridge_probe
 
 
 def test_r2_score_hand_values():

@@ -1,4 +1,4 @@
-"""The recorder: clips that lfo.video decodes, sidecars with the right fields, determinism."""
+"""The recorder: clips that lfo.data.video decodes, sidecars with the right fields, determinism."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from lfo.labels import MissingLabelsError, read_expert_actions
-from lfo.recorder import ACTIONS_KEY, RecordConfig, record_episode, record_videos
-from lfo.sidecar import read_metadata
-from lfo.video import scan_folder
+from lfo.data.sidecar import read_metadata
+from lfo.data.video import scan_folder
+from lfo.demonstrations.labels import MissingLabelsError, read_expert_actions
+from lfo.demonstrations.recorder import ACTIONS_KEY, RecordConfig, record_episode, record_videos
 
 SIDECAR_FIELDS = {"game", "env_id", "env_kwargs", "seed", "skill", "expert", "return", "length",
                   "frames", "fps", "control_hz", "terminated", "truncated", ACTIONS_KEY}

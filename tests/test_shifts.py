@@ -1,6 +1,6 @@
 """Distribution-shift robustness tests.
 
-GIVEN each named shift (lfo.shifts), THEN it changes what it says it changes (decoded
+GIVEN each named shift (lfo.data.shifts), THEN it changes what it says it changes (decoded
 size, aspect, frame rate and frame order, pixel statistics, compression error, the
 simulator's parameters, the demonstrators' skill); the feature pipeline and the trainer
 run on every shifted folder; scripts/shift_eval.py writes its table, chart and JSON; and
@@ -18,12 +18,9 @@ import numpy as np
 import pytest
 from conftest import decode_index, index_frames
 
-import lfo.shifted_videos as shifted_videos
-from lfo.envs import make_env, make_raw_env
-from lfo.evaluate import DEMO_SEED_BASE
-from lfo.recorder import ACTIONS_KEY, RecordConfig, record_videos
-from lfo.shifted_videos import MANIFEST, apply_video_shift
-from lfo.shifts import (
+import lfo.data.shifted_videos as shifted_videos
+from lfo.data.shifted_videos import MANIFEST, apply_video_shift
+from lfo.data.shifts import (
     DEMO_SHIFTS,
     FOLDER_SHIFTS,
     UNSEEN_TRACK_SEED_BASE,
@@ -36,9 +33,12 @@ from lfo.shifts import (
     letterbox_size,
     retime,
 )
-from lfo.sidecar import read_metadata
-from lfo.train import TRAIN_SEED_BASE
-from lfo.video import read_clip, scan_folder, write_clip
+from lfo.data.sidecar import read_metadata
+from lfo.data.video import read_clip, scan_folder, write_clip
+from lfo.demonstrations.recorder import ACTIONS_KEY, RecordConfig, record_videos
+from lfo.envs.evaluate import DEMO_SEED_BASE
+from lfo.envs.games import make_env, make_raw_env
+from lfo.loop.trainer import TRAIN_SEED_BASE
 
 ROOT = Path(__file__).resolve().parents[1]
 N_FRAMES = 30  # index-coded frames 0-31 differ in red only (survives two encodings)
@@ -95,7 +95,7 @@ def test_every_video_shift_writes_every_clip_with_a_sidecar_without_actions(sour
         assert clips == ["index.mp4", "sub/texture.mp4"], name
         meta = json.loads((folder / "sub/texture.json").read_text())
         assert meta["video_shift"] == name and meta["game"] == "carracing"
-        assert ACTIONS_KEY not in meta, name  # copied through lfo.sidecar only
+        assert ACTIONS_KEY not in meta, name  # copied through lfo.data.sidecar only
         assert json.loads((folder / MANIFEST).read_text())["shift"] == name
 
 
@@ -183,7 +183,7 @@ def test_shifted_folders_are_cached_by_content(source, shifted, tmp_path):
 
 def test_feature_pipeline_runs_on_every_shifted_folder(shifted):
     import encoders
-    from lfo.features import clip_features
+    from lfo.data.features import clip_features
 
     encoder = encoders.load("pixels-carracing")
     for name, folder in shifted.items():
@@ -302,7 +302,7 @@ def _load_script(name: str):
 def test_train_from_shifted_videos_then_shift_eval_writes_table_chart_and_json(
     car_clips, tmp_path
 ):
-    from lfo.train import TrainConfig, train
+    from lfo.loop.trainer import TrainConfig, train
 
     def tiny(out: Path, **kw) -> TrainConfig:
         return TrainConfig(
@@ -339,7 +339,7 @@ def test_train_from_shifted_videos_then_shift_eval_writes_table_chart_and_json(
 
 
 def test_every_folder_shift_is_accepted_by_the_trainer_config():
-    from lfo.train import TrainConfig
+    from lfo.loop.trainer import TrainConfig
 
     assert "video_shift" in TrainConfig.__dataclass_fields__
     assert set(FOLDER_SHIFTS) == set(VIDEO_SHIFTS) | set(DEMO_SHIFTS)
@@ -372,7 +372,7 @@ def test_toy_agent_from_clean_videos_keeps_its_return_under_a_mild_env_shift(see
 @pytest.mark.parametrize(("shift", "seed"), [("up2x", 0), ("up2x", 1), ("fps60", 0)])
 def test_toy_agent_still_learns_from_upscaled_and_60fps_videos(shift, seed):
     # fps60: a 60 Hz capture of the game decoded back at the game's rate gives every game
-    # frame (lfo.video.resample_indices takes the first capture frame at or after each
+    # frame (lfo.data.video.resample_indices takes the first capture frame at or after each
     # game frame); 5/5 seeds score 1.00 greedy, as from clean videos (notes/shifts.md)
     tp, world, (random, expert) = _toy()
     agent = tp.train_toy(world, tp.ToyRunConfig(video_shift=shift, seed=seed))
@@ -393,7 +393,7 @@ def test_toy_agent_learns_from_frame_rate_and_colour_shifted_videos(shift):
 
 
 def test_nohud_blacks_out_exactly_the_hud_rows():
-    from lfo.shifts import black_bottom
+    from lfo.data.shifts import black_bottom
 
     frame = np.full((96, 96, 3), 200, np.uint8)
     out = VIDEO_SHIFTS["nohud"].transform(np.random.default_rng(0))(frame)

@@ -19,8 +19,8 @@ from encoders.state_estimator import (
     save_state_estimator,
     train_step,
 )
-from lfo.envs import get_game
-from lfo.privileged import CARRACING_STATE_NAMES
+from lfo.envs.games import get_game
+from lfo.envs.privileged import CARRACING_STATE_NAMES
 
 
 def tiny_estimator(outputs=CARRACING_STATE_NAMES) -> StateEstimator:
@@ -86,7 +86,7 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     # made for another game: refused in one line
     with pytest.raises(EncoderError, match="made for carracing, not pong"):
         check_encoder_fits(loaded, "pong")
-    # estimates another state than lfo.privileged reads today: refused
+    # estimates another state than lfo.envs.privileged reads today: refused
     other = save_state_estimator(tmp_path / "old.pt", tiny_estimator(["speed", "offset"]),
                                  game="carracing", preprocess=pre)
     with pytest.raises(EncoderError, match="not carracing's state today"):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from lfo.agent import SoftQAgent, SoftQConfig
+from lfo.algorithms.agent import SoftQAgent, SoftQConfig
 from lfo.testing.chain import (
     RIGHT,
     ChainMDP,

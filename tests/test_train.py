@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from lfo.exploration import EzGreedy
-from lfo.recorder import RecordConfig, record_videos
-from lfo.train import (
+from lfo.algorithms.exploration import EzGreedy
+from lfo.demonstrations.recorder import RecordConfig, record_videos
+from lfo.loop.trainer import (
     TrainConfig,
     Trainer,
     TrainingDiverged,
@@ -132,7 +132,7 @@ def test_ez_greedy_drives_play_after_warm_up_and_its_state_is_checkpointed(tiny_
 def test_label_audit_reads_a_finished_run(tiny_clips, tmp_path):
     """The evaluation-only audit compares the run's IDM labels and greedy actions with the
     recorded actions on every expert pair."""
-    from lfo.label_audit import audit_run
+    from lfo.analysis.label_audit import audit_run
 
     Trainer(tiny_config(tiny_clips, tmp_path / "run", steps=120)).run()
     result = audit_run(tmp_path / "run")
@@ -159,7 +159,7 @@ def test_action_repeat_decodes_the_clips_at_the_agents_rate(tiny_clips, tmp_path
     summary = trainer.run()
     assert summary["steps"] == 80 and summary["env_steps"] == 160
     assert json.loads((tmp_path / "run" / "config.json").read_text())["action_repeat"] == 2
-    from lfo.label_audit import audit_run  # evaluation only: one label per 2-step block
+    from lfo.analysis.label_audit import audit_run  # evaluation only: one label per 2-step block
 
     assert np.array(audit_run(tmp_path / "run")["idm"]["confusion"]).sum() == 2 * (30 - 1)
 
@@ -175,7 +175,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tiny_clips, tmp_path):
 def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(
     tiny_clips, tmp_path, monkeypatch
 ):
-    from lfo.agent import SoftQAgent
+    from lfo.algorithms.agent import SoftQAgent
 
     original = SoftQAgent.update
 
@@ -192,7 +192,8 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(
 
 @pytest.mark.parametrize("encoder", ["pixels-carracing", "default-carracing"])
 def test_learning_from_video_never_reads_the_expert_actions(tiny_clips, tmp_path, encoder):
-    """Train with lfo.labels unimportable, and again with every sidecar deleted: with the
+    """Train with lfo.demonstrations.labels unimportable, and again with every sidecar deleted:
+    with the
     raw-pixel encoder and with the shipped state estimator (the default)."""
     from encoders.registry import default_weights
 
@@ -200,10 +201,11 @@ def test_learning_from_video_never_reads_the_expert_actions(tiny_clips, tmp_path
         pytest.skip("default-carracing weights not shipped")
     kwargs = dict(vars(tiny_config(tiny_clips, tmp_path / "a", steps=100, encoder=encoder)))
     code = (
-        "import sys; sys.modules['lfo.labels'] = None\n"  # any import of it now fails
-        "from lfo.train import train, TrainConfig\n"
+        # any import of the labels reader now fails
+        "import sys; sys.modules['lfo.demonstrations.labels'] = None\n"
+        "from lfo.loop.trainer import train, TrainConfig\n"
         f"train(TrainConfig(**{kwargs!r}))\n"
-        "assert sys.modules['lfo.labels'] is None\n"
+        "assert sys.modules['lfo.demonstrations.labels'] is None\n"
         "print('ok')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -238,7 +240,7 @@ def test_clips_and_live_frames_go_through_the_encoders_own_view(tiny_clips, tmp_
     from dataclasses import replace
 
     from encoders.registry import build_conv, save_checkpoint
-    from lfo.envs import get_game
+    from lfo.envs.games import get_game
 
     view = replace(get_game("carracing").preprocess, objects=16)
     encoder = build_conv("carracing", preprocess=view)
@@ -254,8 +256,8 @@ def test_clips_and_live_frames_go_through_the_encoders_own_view(tiny_clips, tmp_
 def test_privileged_state_run_is_marked_and_reads_the_simulator(tiny_clips, tmp_path):
     """--encoder state-carracing: expert pairs are the replayed simulator states, the agent
     observes the state vector, and every output says the run is privileged."""
-    from lfo.privileged import CARRACING_STATE_NAMES
-    from lfo.privileged_clips import clip_states
+    from lfo.demonstrations.privileged_clips import clip_states
+    from lfo.envs.privileged import CARRACING_STATE_NAMES
 
     trainer = Trainer(tiny_config(tiny_clips, tmp_path / "priv", encoder="state-carracing",
                                   steps=120, eval_every=120))
@@ -307,7 +309,7 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tiny_clips, tmp_path, 
 
 
 def test_a_new_run_refuses_a_folder_that_holds_one_unless_forced(tiny_clips, tmp_path):
-    from lfo.train import RunFolderExists
+    from lfo.loop.trainer import RunFolderExists
 
     train(tiny_config(tiny_clips, tmp_path / "run", steps=90, eval_every=90))
     with pytest.raises(RunFolderExists, match="--resume.*--force"):
@@ -336,7 +338,7 @@ def test_first_checkpoint_comes_early_and_warmup_draws_survive_resume(tiny_clips
 
 
 def test_random_floor_is_measured_in_the_agents_world(tiny_clips, tmp_path, monkeypatch):
-    import lfo.train as train_module
+    import lfo.loop.trainer as train_module
 
     seen = {}
 
@@ -351,8 +353,8 @@ def test_random_floor_is_measured_in_the_agents_world(tiny_clips, tmp_path, monk
 
 
 def test_game_comes_from_the_sidecars_env_id_and_a_wrong_env_is_refused(tiny_clips, tmp_path):
-    from lfo.train import infer_game
-    from lfo.video import scan_folder
+    from lfo.data.video import scan_folder
+    from lfo.loop.trainer import infer_game
 
     folder = scan_folder(tiny_clips)
     assert infer_game(folder, None, [{"env_id": "CarRacing-v3"}] * len(folder)) == "carracing"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import decode_index, index_frames
 
-from lfo import video
-from lfo.video import (
+from lfo.data import video
+from lfo.data.video import (
     ClipInfo,
     NoUsableClipError,
     SkippedFile,
@@ -208,7 +208,7 @@ def test_a_decoder_crash_kills_only_the_probe_child(tmp_path, clip_factory, monk
     clip_factory("c.mp4", n=10)
     crashing_child = (
         "import os, sys\n"
-        "from lfo.video import _probe_child_main\n"
+        "from lfo.data.video import _probe_child_main\n"
         "for p in sys.argv[1:]:\n"
         "    if os.path.basename(p) == 'b_crash.mp4': os.abort()\n"
         "    _probe_child_main([p])\n"

@@ -1,5 +1,6 @@
-"""A tiny chain MDP and an online loop on it: a seconds-long test bed for ``lfo.iq`` and for
-every learner of :mod:`lfo.baselines` (:func:`train_learner_on_chain`).
+"""A tiny chain MDP and an online loop on it: a seconds-long test bed for ``lfo.algorithms.iq`` and
+for
+every learner of :mod:`lfo.algorithms.methods` (:func:`train_learner_on_chain`).
 
 States 0..n-1 on a line, one-hot features, actions 0 = left, 1 = stay, 2 = right. Every
 episode starts at 0; reaching the goal n-1 terminates (or, with ``terminal_goal=False``,
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lfo.agent import SoftQAgent, SoftQConfig, Transitions
-from lfo.baselines.base import Learner, LearnerSettings
-from lfo.baselines.iq_learner import IQLearner
+from lfo.algorithms.agent import SoftQAgent, SoftQConfig, Transitions
+from lfo.algorithms.iq_learner import IQLearner
+from lfo.algorithms.learner import Learner, LearnerSettings
 
 LEFT, STAY, RIGHT = 0, 1, 2
 
@@ -138,7 +139,7 @@ def train_on_chain(
 def train_learner_on_chain(
     mdp: ChainMDP, learner: Learner, run: ChainRunConfig
 ) -> dict[str, float]:
-    """Any :class:`~lfo.baselines.base.Learner` on the chain; returns its final metrics.
+    """Any :class:`~lfo.algorithms.learner.Learner` on the chain; returns its final metrics.
 
     Online learners play ``run.env_steps`` steps and update once per step after
     ``run.warmup``; an offline learner (``interacts`` false) takes ``run.env_steps``

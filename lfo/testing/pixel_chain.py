@@ -7,15 +7,17 @@ bright dot on a dark strip at x proportional to s) and seen through the same ste
 real pipeline, scaled down:
 
 * the expert's episodes become "videos" (one frame per step at :attr:`PixelChain.fps`),
-  optionally passed through a video shift of :mod:`lfo.shifts` (the same functions the
+  optionally passed through a video shift of :mod:`lfo.data.shifts` (the same functions the
   real clips go through);
 * "decoding" resizes every frame to the native size and re-times the clip to the control
-  rate with :func:`lfo.video.resample_indices`, exactly as :func:`lfo.video.iter_frame_chunks`
+  rate with :func:`lfo.data.video.resample_indices`, exactly as
+  :func:`lfo.data.video.iter_frame_chunks`
   does;
 * features are area-downsampled grey pixels standardised with the expert clips' mean and
-  std (:class:`lfo.train.FeatureNormalizer`, as the trainer does), then expert pairs
-  ``(z_t, z_t+1)`` (:class:`lfo.data.ExpertPairs`) and online IQ-Learn with an inverse
-  dynamics model (:class:`lfo.agent.SoftQAgent`, :class:`lfo.idm.InverseDynamicsModel`)
+  std (:class:`lfo.loop.trainer.FeatureNormalizer`, as the trainer does), then expert pairs
+  ``(z_t, z_t+1)`` (:class:`lfo.data.transitions.ExpertPairs`) and online IQ-Learn with an inverse
+  dynamics model (:class:`lfo.algorithms.agent.SoftQAgent`,
+  :class:`lfo.algorithms.idm.InverseDynamicsModel`)
   on the agent's own clean rendered frames.
 
 What a frame-rate shift means here: a 25 fps clip of the 50 Hz chain keeps every other
@@ -35,13 +37,13 @@ import cv2
 import numpy as np
 import torch
 
-from lfo.agent import SoftQAgent, SoftQConfig, Transitions
-from lfo.data import ExpertPairs
-from lfo.idm import IDMConfig, InverseDynamicsModel
-from lfo.shifts import Clip, clip_rng, shift_clip
+from lfo.algorithms.agent import SoftQAgent, SoftQConfig, Transitions
+from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
+from lfo.data.shifts import Clip, clip_rng, shift_clip
+from lfo.data.transitions import ExpertPairs
+from lfo.data.video import resample_indices
+from lfo.loop.trainer import FeatureNormalizer
 from lfo.testing.chain import RIGHT, ChainMDP
-from lfo.train import FeatureNormalizer
-from lfo.video import resample_indices
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class ToyRunConfig:
     """One training run on the pixel chain."""
 
     video_shift: str | None = None
-    """Video shift applied to the expert clips (a :data:`lfo.shifts.VIDEO_SHIFTS` name)."""
+    """Video shift applied to the expert clips (a :data:`lfo.data.shifts.VIDEO_SHIFTS` name)."""
     env_steps: int = 1000
     """Online interaction steps (one update per step after warm-up)."""
     warmup: int = 50

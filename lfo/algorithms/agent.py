@@ -1,0 +1,294 @@
+"""A soft-Q agent on feature vectors, trained with the IQ-Learn loss (``lfo.algorithms.iq``).
+
+The agent owns an MLP Q head, a Polyak-averaged target copy and an Adam optimiser. It
+knows nothing about frames: an encoder elsewhere turns observations into float features.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from lfo.algorithms import iq
+
+
+@dataclass
+class Transitions:
+    """A batch of transitions on feature vectors.
+
+    ``action`` is optional for expert data: integer labels (N,), a label distribution
+    (N, A), or None (state-only). ``done`` marks true termination only (float 0/1).
+    """
+
+    obs: Tensor
+    next_obs: Tensor
+    done: Tensor
+    action: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        n = self.obs.shape[0]
+        if self.next_obs.shape != self.obs.shape:
+            raise ValueError(
+                f"obs {tuple(self.obs.shape)} and next_obs {tuple(self.next_obs.shape)} differ"
+            )
+        if self.done.shape != (n,):
+            raise ValueError(f"done must have shape ({n},), got {tuple(self.done.shape)}")
+        if self.action is not None and self.action.shape[0] != n:
+            raise ValueError(f"action has {self.action.shape[0]} rows, obs has {n}")
+
+    def __len__(self) -> int:
+        return self.obs.shape[0]
+
+    def to(self, device: torch.device | str) -> Transitions:
+        """The same batch on ``device``."""
+        return Transitions(
+            obs=self.obs.to(device),
+            next_obs=self.next_obs.to(device),
+            done=self.done.to(device),
+            action=None if self.action is None else self.action.to(device),
+        )
+
+
+@dataclass
+class SoftQConfig:
+    """Hyper-parameters of :class:`SoftQAgent` (saved with every checkpoint)."""
+
+    obs_dim: int
+    """Length of the feature vector."""
+    n_actions: int
+    """Number of discrete actions."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden layer sizes of the Q MLP; () gives a linear Q (a table on one-hot states)."""
+    variant: str = "idm"
+    """IQ expert term: "actions" (oracle), "idm" (inverse-dynamics labels) or "state-only"."""
+    alpha: float = 0.01
+    """Fixed policy temperature: pi = softmax(Q / alpha)."""
+    gamma: float = 0.99
+    """Discount."""
+    chi2_alpha: float = 0.5
+    """alpha_chi of the chi^2 regulariser r^2 / (4 alpha_chi)."""
+    agent_chi2_weight: float = 1.0
+    """Multiplier on the agent half of the chi^2 term (1 = the plain objective)."""
+    detach_policy: bool = True
+    """State-only: no gradient through pi in E_pi[Q(s, a)]."""
+    state_only_chi2: str = "policy"
+    """State-only: chi^2 on expert samples as E_pi[r^2] ("policy") or (E_pi r)^2 ("mean")."""
+    lr: float = 3e-4
+    """Adam learning rate."""
+    tau: float = 0.005
+    """Polyak rate of the target network (1 = hard copy every update)."""
+    use_target: bool = True
+    """Compute V(s') with the target network (no gradient); else with the online one."""
+    double_q: bool = False
+    """V(s') = E_{pi_online}[Q_target - alpha log pi_online]: online policy, target values."""
+    zero_init_output: bool = True
+    """Zero the Q head's last layer so the first policy is uniform (full exploration)."""
+    grad_clip: float = 10.0
+    """Max global gradient norm (<= 0 disables clipping)."""
+    grad_penalty: float = 0.0
+    """Weight of the 1-Lipschitz penalty on V between expert and agent states
+    (:func:`lfo.algorithms.iq.value_gradient_penalty`); 0 disables it."""
+    seed: int | None = None
+    """Seeds the network initialisation and action sampling."""
+
+
+def build_mlp(in_dim: int, out_dim: int, hidden: tuple[int, ...]) -> nn.Sequential:
+    """A ReLU MLP ``in_dim -> hidden... -> out_dim``."""
+    layers: list[nn.Module] = []
+    last = in_dim
+    for width in hidden:
+        layers += [nn.Linear(last, width), nn.ReLU()]
+        last = width
+    layers.append(nn.Linear(last, out_dim))
+    return nn.Sequential(*layers)
+
+
+def atomic_torch_save(obj: object, path: str | os.PathLike) -> None:
+    """torch.save to a temp file in the same folder, then os.replace (no torn files)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class SoftQAgent:
+    """Soft-Q agent trained by IQ-Learn; acts with softmax(Q / alpha) or argmax Q."""
+
+    def __init__(self, config: SoftQConfig, device: torch.device | str = "cpu") -> None:
+        if config.variant not in iq.VARIANTS:
+            raise ValueError(f"unknown variant {config.variant!r}; expected one of {iq.VARIANTS}")
+        self.config = config
+        self.device = torch.device(device)
+        if config.seed is not None:
+            torch.manual_seed(config.seed)
+        self.q = build_mlp(config.obs_dim, config.n_actions, tuple(config.hidden)).to(self.device)
+        if config.zero_init_output:
+            # with a small alpha even a random init's tiny Q differences make a peaked,
+            # arbitrary first policy that may never explore where the expert went
+            nn.init.zeros_(self.q[-1].weight)
+            nn.init.zeros_(self.q[-1].bias)
+        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.lr)
+        self.rng = np.random.default_rng(config.seed)
+        self.updates = 0
+
+    # ---- acting -----------------------------------------------------------------
+    @torch.no_grad()
+    def q_values(self, features: np.ndarray | Tensor) -> Tensor:
+        """Q(s, .) for a (D,) or (N, D) feature array; returns (N, A) on the CPU."""
+        x = torch.as_tensor(np.asarray(features) if not isinstance(features, Tensor) else features)
+        x = x.to(self.device, torch.float32)
+        if x.dim() == 1:
+            x = x.unsqueeze(0)
+        return self.q(x).cpu()
+
+    def act(self, features: np.ndarray | Tensor, greedy: bool = False) -> int | np.ndarray:
+        """Action(s) for a (D,) feature vector (returns int) or a (N, D) batch (returns array).
+
+        Sampled actions come from softmax(Q / alpha); greedy ones from argmax Q.
+        """
+        single = (features.dim() if isinstance(features, Tensor) else np.ndim(features)) == 1
+        q = self.q_values(features).double()
+        if greedy:
+            actions = q.argmax(dim=1).numpy()
+        else:
+            probs = iq.policy_probs(q, self.config.alpha).numpy()
+            # inverse-CDF sampling with our own generator (reproducible given the seed)
+            u = self.rng.random((probs.shape[0], 1))
+            actions = np.minimum((probs.cumsum(axis=1) < u).sum(axis=1), probs.shape[1] - 1)
+        return int(actions[0]) if single else actions.astype(np.int64)
+
+    # ---- learning ---------------------------------------------------------------
+    def _next_value(self, next_obs: Tensor) -> Tensor:
+        """V(s') per the config: online (with gradient), target, or double-Q target."""
+        cfg = self.config
+        if not cfg.use_target:
+            return iq.soft_value(self.q(next_obs), cfg.alpha)
+        with torch.no_grad():
+            q_t = self.q_target(next_obs)
+            if not cfg.double_q:
+                return iq.soft_value(q_t, cfg.alpha)
+            # soft double-Q: the online policy picks, the target evaluates
+            log_pi = iq.policy_log_probs(self.q(next_obs), cfg.alpha)
+            return (log_pi.exp() * (q_t - cfg.alpha * log_pi)).sum(dim=1)
+
+    def loss(self, expert: Transitions, agent: Transitions) -> tuple[Tensor, dict[str, float]]:
+        """The IQ loss on one expert batch and one agent batch (no optimiser step)."""
+        cfg = self.config
+        if agent.action is None:
+            raise ValueError("agent transitions need actions")
+        if cfg.variant != "state-only" and expert.action is None:
+            raise ValueError(
+                f"variant {cfg.variant!r} needs expert actions: label the expert batch "
+                "(e.g. with lfo.algorithms.idm.InverseDynamicsModel.label) "
+                "or use variant='state-only'"
+            )
+        expert, agent = expert.to(self.device), agent.to(self.device)
+        # one forward pass for both batches (shared batch-norm-free MLP, so equivalent)
+        n_e = len(expert)
+        q_all = self.q(torch.cat([expert.obs, agent.obs]))
+        next_v = self._next_value(torch.cat([expert.next_obs, agent.next_obs]))
+        loss, diagnostics = iq.iq_loss(
+            q_all[:n_e],
+            next_v[:n_e],
+            expert.done,
+            q_all[n_e:],
+            agent.action,
+            next_v[n_e:],
+            agent.done,
+            variant=cfg.variant,  # type: ignore[arg-type]
+            alpha=cfg.alpha,
+            gamma=cfg.gamma,
+            chi2_alpha=cfg.chi2_alpha,
+            expert_action=None if cfg.variant == "state-only" else expert.action,
+            agent_chi2_weight=cfg.agent_chi2_weight,
+            detach_policy=cfg.detach_policy,
+            state_only_chi2=cfg.state_only_chi2,  # type: ignore[arg-type]
+        )
+        if cfg.grad_penalty > 0:
+            mix = torch.from_numpy(self.rng.random(min(n_e, len(agent)))).to(self.device)
+            points = iq.interpolate(expert.obs, agent.obs, mix)
+            penalty = iq.value_gradient_penalty(self.q, points, cfg.alpha)
+            loss = loss + cfg.grad_penalty * penalty
+            diagnostics["grad_penalty"] = float(penalty.detach())
+            diagnostics["loss"] = float(loss.detach())
+        return loss, diagnostics
+
+    def update(self, expert: Transitions, agent: Transitions) -> dict[str, float]:
+        """One gradient step on the IQ loss, then a Polyak target update; returns diagnostics."""
+        loss, diagnostics = self.loss(expert, agent)
+        diagnostics.update(self.apply_loss(loss))
+        return diagnostics
+
+    def next_value(self, next_obs: Tensor) -> Tensor:
+        """Soft V(s') as the IQ loss uses it (target network and double-Q per the config)."""
+        return self._next_value(next_obs)
+
+    def apply_loss(self, loss: Tensor) -> dict[str, float]:
+        """One optimiser step of the Q head on any scalar ``loss`` (clipped), then Polyak.
+
+        Shared by the IQ update and the soft-Q baselines (``lfo.algorithms.methods``).
+        """
+        diagnostics: dict[str, float] = {}
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.grad_clip > 0:
+            norm = nn.utils.clip_grad_norm_(self.q.parameters(), self.config.grad_clip)
+            diagnostics["grad_norm"] = float(norm)
+        self.optimizer.step()
+        self._polyak()
+        self.updates += 1
+        return diagnostics
+
+    @torch.no_grad()
+    def _polyak(self) -> None:
+        tau = self.config.tau
+        for p, p_t in zip(self.q.parameters(), self.q_target.parameters(), strict=True):
+            p_t.lerp_(p, tau)
+
+    # ---- persistence ------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write config, networks and optimiser state to ``path`` atomically."""
+        atomic_torch_save(
+            {
+                "config": dataclasses.asdict(self.config),
+                "q": self.q.state_dict(),
+                "q_target": self.q_target.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "updates": self.updates,
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: torch.device | str = "cpu") -> SoftQAgent:
+        """Rebuild an agent saved by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no agent checkpoint at {path}")
+        state = torch.load(path, map_location=device, weights_only=True)
+        cfg = dict(state["config"])
+        cfg["hidden"] = tuple(cfg["hidden"])
+        agent = cls(SoftQConfig(**cfg), device=device)
+        agent.q.load_state_dict(state["q"])
+        agent.q_target.load_state_dict(state["q_target"])
+        agent.optimizer.load_state_dict(state["optimizer"])
+        agent.updates = int(state["updates"])
+        return agent
+
+
+__all__ = ["SoftQAgent", "SoftQConfig", "Transitions", "atomic_torch_save", "build_mlp"]

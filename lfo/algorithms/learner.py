@@ -1,0 +1,158 @@
+"""The learner interface: what the trainer, the chain test bed and the benchmark drive.
+
+A learner turns batches of expert pairs and agent transitions (feature vectors, see
+:class:`lfo.algorithms.agent.Transitions`) into a policy. The online loops
+(:class:`lfo.loop.trainer.Trainer`
+on real games, :func:`lfo.testing.chain.train_learner_on_chain` on the tiny chain) own the env,
+the replay, the expert sampler, evaluation and checkpoints; a learner owns only its
+networks and optimisers. Every method in :mod:`lfo.algorithms.methods` (IQ-Learn variants, BCO,
+GAIfO and the action-labelled oracles) is one :class:`Learner`.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lfo.algorithms.agent import Transitions
+
+#: draws a fresh batch of n agent transitions from the replay (the loop's own generator)
+AgentSampler = Callable[[int], Transitions]
+
+#: how oracle methods are labelled everywhere (names, tables, plots, docs)
+ORACLE_NOTE = "oracle (uses recorded expert actions)"
+
+
+@dataclass
+class LearnerSettings:
+    """Hyper-parameters shared by all learners (each method reads the ones it needs).
+
+    :class:`lfo.loop.trainer.TrainConfig` fills these from its own fields, so every method of a
+    benchmark sees the same network sizes, discount, learning rates and seed.
+    """
+
+    obs_dim: int
+    """Length of the feature vector."""
+    n_actions: int
+    """Number of discrete actions."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden sizes of the Q head, the behavioural-cloning policy and the discriminator."""
+    alpha: float = 0.01
+    """Soft-Q temperature (IQ, GAIfO): pi = softmax(Q / alpha)."""
+    gamma: float = 0.99
+    """Discount."""
+    chi2_alpha: float = 0.5
+    """IQ's chi^2 coefficient alpha_chi."""
+    lr: float = 3e-4
+    """Learning rate of the policy / Q head (and the discriminator unless a method overrides)."""
+    tau: float = 0.005
+    """Polyak rate of target networks."""
+    grad_clip: float = 10.0
+    """Gradient-norm clip of the Q head."""
+    double_q: bool = False
+    """Soft double-Q target (soft-Q learners)."""
+    grad_penalty: float = 0.0
+    """IQ: weight of the 1-Lipschitz penalty on V between expert and agent states."""
+    idm_hidden: tuple[int, ...] = (256, 256)
+    """Hidden sizes of inverse dynamics models (IQ-idm, BCO)."""
+    idm_lr: float = 1e-3
+    """Inverse dynamics learning rate."""
+    idm_update_every: int = 2
+    """Steps between inverse dynamics updates (each on a fresh 2x batch when the loop
+    offers a sampler, else on the step's agent batch)."""
+    idm_soft: bool = True
+    """IQ-idm: label expert pairs with p(a | s, s') (True) or its argmax (False)."""
+    seed: int | None = None
+    """Seeds network initialisation and action sampling."""
+
+
+class Learner(abc.ABC):
+    """A policy learner on feature vectors.
+
+    Attributes:
+        name: the method's registry name (``iq-idm``, ``bco``, ``oracle-bc``...).
+        uses_expert_actions: True for the oracles only: their expert batches carry the
+            recorded expert actions; every other learner gets ``expert.action is None``.
+        interacts: False for offline learners (behavioural cloning on expert actions):
+            the loop then takes no env steps and passes ``agent=None``.
+    """
+
+    name: str = ""
+    uses_expert_actions: bool = False
+    interacts: bool = True
+
+    @abc.abstractmethod
+    def act(self, features: np.ndarray | Tensor, greedy: bool = False) -> int | np.ndarray:
+        """Action for a (D,) feature vector (int), or actions for an (N, D) batch."""
+
+    @abc.abstractmethod
+    def update(
+        self, expert: Transitions, agent: Transitions | None, step: int
+    ) -> dict[str, float]:
+        """One learning step on an expert batch and an agent batch; returns diagnostics.
+
+        ``step`` is the loop's counter (env steps, or updates for offline learners), for
+        schedules such as "update the inverse dynamics model every k steps".
+        """
+
+    @abc.abstractmethod
+    def save(self, folder: Path) -> None:
+        """Write networks, optimisers and sampling generator state under ``folder``."""
+
+    @abc.abstractmethod
+    def load(self, folder: Path) -> None:
+        """Restore in place what :meth:`save` wrote (raises if a file is missing/corrupt)."""
+
+    def expert_reward(self, obs: Tensor, next_obs: Tensor) -> np.ndarray | None:
+        """The method's reward r(s, s') along expert pairs, if it has one (for a plot)."""
+        return None
+
+
+def apply_options(config: Any, options: dict[str, Any] | None, method: str) -> Any:
+    """A copy of a method's dataclass ``config`` with ``options`` applied; unknown keys fail."""
+    options = dict(options or {})
+    names = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for method {method!r}; "
+                         f"it accepts {sorted(names)}")
+    return dataclasses.replace(config, **options)
+
+
+def as_batch(features: np.ndarray | Tensor) -> tuple[Tensor, bool]:
+    """``features`` as a float (N, D) tensor, and whether a single (D,) vector was given."""
+    x = features if isinstance(features, Tensor) else torch.as_tensor(np.asarray(features))
+    x = x.to(torch.float32)
+    single = x.dim() == 1
+    return (x.unsqueeze(0) if single else x), single
+
+
+def choose_actions(
+    probs: Tensor, greedy: bool, rng: np.random.Generator, single: bool
+) -> int | np.ndarray:
+    """Argmax or an inverse-CDF draw (with ``rng``, so runs are reproducible) per row."""
+    p = probs.double().cpu().numpy()
+    if greedy:
+        actions = p.argmax(axis=1)
+    else:
+        u = rng.random((p.shape[0], 1))
+        actions = np.minimum((p.cumsum(axis=1) < u).sum(axis=1), p.shape[1] - 1)
+    return int(actions[0]) if single else actions.astype(np.int64)
+
+
+def save_rng(rng: np.random.Generator) -> dict[str, Any]:
+    """A generator's state (picklable)."""
+    return rng.bit_generator.state
+
+
+def load_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    """Restore a generator's state in place."""
+    rng.bit_generator.state = state

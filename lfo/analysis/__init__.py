@@ -1,0 +1,2 @@
+"""Analysis: benchmarks over methods and seeds, probes of encoders, the IDM label audit,
+distribution-shift evaluation, clip inspection and plots."""

@@ -1,0 +1,263 @@
+"""Side-by-side benchmark: several methods x seeds on the same videos, features and budget.
+
+Every run is an ordinary :func:`lfo.loop.trainer.train` run (same clips, encoder, feature
+normaliser, replay, evaluation seeds and env-step budget ``steps``); only
+``TrainConfig.method`` differs. The offline oracle ``oracle-bc`` takes no env steps: its
+``steps`` are gradient updates, reported as such.
+
+Outputs in ``out``: one run folder per ``<method>-s<seed>`` (its own logs and plots),
+``results.json`` (one row per run), ``results.md`` (the table: normalised score and
+return mean +- std over seeds, greedy and sampled, env steps, wall time, plus the random
+policy as floor and the expert's recorded return as ceiling) and ``learning_curves.png``
+(all methods, mean over seeds with a +- std band). A run whose ``final.json`` exists is
+not run again; one with a checkpoint but no ``final.json`` (killed) resumes from it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lfo.algorithms.methods import ORACLE_NOTE, get_method
+
+DEFAULT_METHODS = ("iq-idm", "iq-state-only", "bco", "gaifo", "oracle-bc", "oracle-iq")
+
+
+@dataclass
+class BenchmarkConfig:
+    """What to run."""
+
+    env: str
+    """Game (``carracing``, ``pong``...)."""
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    """Registry names (:mod:`lfo.algorithms.methods`)."""
+    seeds: int = 3
+    """Seeds 0..seeds-1 per method."""
+    steps: int = 60_000
+    """Env-step budget of every method (updates for the offline oracle)."""
+    eval_every: int = 10_000
+    """Env steps between evaluations (the learning-curve points)."""
+    videos: str | None = None
+    """Clip folder; default ``videos/<env>``."""
+    out: str | None = None
+    """Output folder (run folders with checkpoints); default ``runs/bench_<env>``."""
+    train_overrides: dict[str, Any] = field(default_factory=dict)
+    """Other :class:`lfo.loop.trainer.TrainConfig` fields, the same for every run."""
+    progress: bool = True
+    """Progress bars of the runs."""
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.out or f"runs/bench_{self.env}")
+
+    @property
+    def videos_dir(self) -> str:
+        return self.videos or f"videos/{self.env}"
+
+
+def run_benchmark(
+    cfg: BenchmarkConfig, command: str = "", json_path: Path | None = None
+) -> list[dict[str, Any]]:
+    """Run (or reuse) every (method, seed) and write the table, the plot and the JSON."""
+    from lfo.loop.trainer import TrainConfig, load_run_config, train
+
+    for name in cfg.methods:
+        get_method(name)  # fail before any run on a typo
+    out = cfg.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for name in cfg.methods:
+        for seed in range(cfg.seeds):
+            run_dir = out / f"{name}-s{seed}"
+            final, wall = run_dir / "final.json", run_dir / "wall_time.json"
+            if not final.is_file():
+                start = time.time()
+                if (run_dir / "checkpoint" / "state.pt").is_file():
+                    run_cfg = load_run_config(run_dir, steps=cfg.steps, progress=cfg.progress)
+                else:
+                    run_cfg = TrainConfig(**{
+                        **cfg.train_overrides, "videos": cfg.videos_dir, "env": cfg.env,
+                        "method": name, "seed": seed, "steps": cfg.steps,
+                        "eval_every": cfg.eval_every, "out": str(run_dir),
+                        "progress": cfg.progress,
+                    })
+                train(run_cfg)
+                previous = json.loads(wall.read_text())["wall_s"] if wall.is_file() else 0.0
+                wall.write_text(json.dumps({"wall_s": previous + time.time() - start}))
+            rows.append(run_row(run_dir, name, seed))
+            write_outputs(rows, out, command=command, cfg=cfg, json_path=json_path)
+    return rows
+
+
+def run_row(run_dir: Path, method: str, seed: int) -> dict[str, Any]:
+    """One run's final summary (no per-episode detail) plus its wall time and curve."""
+    final = json.loads((run_dir / "final.json").read_text())
+    wall = run_dir / "wall_time.json"
+    return {
+        # the run's own label: marks runs on the simulator's state (--encoder state-<game>)
+        "method": method, "label": final.get("method_label", get_method(method).label),
+        "seed": seed,
+        "run": str(run_dir),
+        "wall_s": json.loads(wall.read_text())["wall_s"] if wall.is_file() else float("nan"),
+        **{k: v for k, v in final.items() if k != "episodes"},
+        "curve": read_eval_csv(run_dir / "eval.csv"),
+    }
+
+
+def read_eval_csv(path: Path) -> list[dict[str, float]]:
+    """The numeric columns of a run's ``eval.csv`` (empty if it has none yet)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items() if k != "greedy_first_actions"}
+                for row in csv.DictReader(f)]
+
+
+def interquartile_mean(values: Sequence[float]) -> float:
+    """Mean of the middle half of the values (25% trimmed from each end, as rliable's IQM:
+    ``floor(0.25 n)`` values cut from each side, so 3 seeds give the plain mean)."""
+    v = np.sort(np.asarray(values, dtype=float))
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan")
+    k = int(np.floor(0.25 * len(v)))
+    return float(v[k:len(v) - k].mean())
+
+
+def bootstrap_ci(values: Sequence[float], statistic=interquartile_mean, *, reps: int = 2000,
+                 level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic`` over runs (resampled with replacement).
+
+    With few seeds the interval is wide and coarse; it is reported so that it is seen."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    stats = np.array([statistic(v[rng.integers(len(v), size=len(v))]) for _ in range(reps)])
+    tail = (1.0 - level) / 2
+    return float(np.quantile(stats, tail)), float(np.quantile(stats, 1 - tail))
+
+
+def _iqm_ci(values: Sequence[float], digits: int = 2) -> str:
+    v = np.asarray(values, dtype=float)
+    if not np.isfinite(v).any():
+        return "n/a"
+    low, high = bootstrap_ci(v)
+    return f"{interquartile_mean(v):.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _ms(values: Sequence[float], digits: int = 2) -> str:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return "n/a"
+    return f"{v.mean():.{digits}f} +- {v.std():.{digits}f}"
+
+
+def summary_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per method: mean and std over seeds of scores, returns and wall time."""
+    out = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        rs = [r for r in rows if r["method"] == method]
+        agg: dict[str, Any] = {"method": method, "label": rs[0]["label"], "seeds": len(rs),
+                               "uses_expert_actions": bool(rs[0].get("uses_expert_actions")),
+                               "interacts": get_method(method).interacts,
+                               "env_steps": int(rs[0].get("env_steps", rs[0]["steps"])),
+                               "updates_or_steps": int(rs[0]["steps"])}
+        for key in ("sampled_score", "greedy_score", "sampled_mean", "greedy_mean", "wall_s"):
+            v = np.asarray([r[key] for r in rs], dtype=float)
+            agg[key] = {"mean": float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"),
+                        "std": float(np.nanstd(v)) if np.isfinite(v).any() else float("nan"),
+                        "iqm": interquartile_mean(v), "ci95": list(bootstrap_ci(v))}
+        out.append(agg)
+    return out
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The results table, one line per method, then the floor and ceiling lines."""
+    lines = [
+        "| method | seeds | score (sampled) | score (greedy) | IQM score sampled [95% CI] "
+        "| IQM score greedy [95% CI] | return (sampled) | return (greedy) | env steps "
+        "| wall time (min) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for method in dict.fromkeys(r["method"] for r in rows):
+        rs = [r for r in rows if r["method"] == method]
+        steps = int(rs[0]["steps"])
+        env_steps = (f"{int(rs[0].get('env_steps', steps)):,}" if get_method(method).interacts
+                     else f"0 (offline: {steps:,} updates)")
+        lines.append(
+            f"| {rs[0]['label']} | {len(rs)} | {_ms([r['sampled_score'] for r in rs])} "
+            f"| {_ms([r['greedy_score'] for r in rs])} "
+            f"| {_iqm_ci([r['sampled_score'] for r in rs])} "
+            f"| {_iqm_ci([r['greedy_score'] for r in rs])} "
+            f"| {_ms([r['sampled_mean'] for r in rs], 1)} "
+            f"| {_ms([r['greedy_mean'] for r in rs], 1)} | {env_steps} "
+            f"| {_ms([r['wall_s'] / 60 for r in rs], 1)} |")
+    if rows:
+        randoms = [r["random_return"] for r in rows]
+        expert = float(rows[0]["expert_return"])
+        lines.append(f"| random policy (floor; measured by each run) | {len(randoms)} runs "
+                     f"| 0 | 0 | 0 | 0 | {_ms(randoms, 1)} | {_ms(randoms, 1)} | 0 | - |")
+        lines.append(f"| expert (returns recorded with the videos; ceiling) | - | 1 | 1 | 1 | 1 "
+                     f"| {expert:.1f} | {expert:.1f} | - | - |")
+    return "\n".join(lines)
+
+
+def write_outputs(
+    rows: Sequence[dict[str, Any]], out: Path, *, command: str = "",
+    cfg: BenchmarkConfig | None = None, json_path: Path | None = None,
+) -> dict[str, Path]:
+    """Write ``results.md``, ``results.json`` and ``learning_curves.png`` in ``out``; with
+    ``json_path``, also the JSON there and the table and plot beside it (``.md``, ``.png``),
+    small files meant to be committed (``out`` holds the runs' checkpoints)."""
+    from lfo.analysis import plots
+
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown_table(rows)
+    notes = (
+        f"Methods marked [{ORACLE_NOTE}] see the recorded expert actions, which the other "
+        "methods never do; runs marked [PRIVILEGED...] read the simulator's state instead of "
+        "the video (the ideal encoder: a ceiling, not a result from video). Normalised "
+        "score = (return - random) / (expert - random), with "
+        "each run's own random-policy measurement and the expert return from the clips' "
+        "sidecars; mean +- std over seeds, and the interquartile mean (IQM: the middle half "
+        "of the seeds; with 3 seeds, the mean) with a 95% percentile-bootstrap interval "
+        "over seeds (2000 resamples; coarse with few seeds); every method had the same "
+        "env-step budget."
+    )
+    header = f"Command: `{command}`\n\n" if command else ""
+    (out / "results.md").write_text(f"{header}{table}\n\n{notes}\n")
+    data = {
+        "command": command,
+        "config": asdict(cfg) if cfg is not None else None,
+        "summary": summary_rows(rows),
+        "runs": list(rows),
+    }
+    text = json.dumps(data, indent=1, default=float)
+    (out / "results.json").write_text(text)
+    if json_path is not None:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(text)
+        Path(json_path).with_suffix(".md").write_text((out / "results.md").read_text())
+    curves: dict[str, list[list[dict[str, float]]]] = {}
+    for r in rows:
+        curves.setdefault(r["label"], []).append(r["curve"])
+    expert = float(rows[0]["expert_return"]) if rows else None
+    random = float(np.mean([r["random_return"] for r in rows])) if rows else None
+    game = rows[0].get("game", "") if rows else ""
+    plots.learning_curves(curves, out / "learning_curves.png", expert=expert, random=random,
+                          title=f"{game}: mean over seeds +- std")
+    if json_path is not None:
+        shutil.copyfile(out / "learning_curves.png", Path(json_path).with_suffix(".png"))
+    return {"table": out / "results.md", "json": out / "results.json",
+            "plot": out / "learning_curves.png"}

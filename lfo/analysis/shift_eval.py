@@ -1,0 +1,277 @@
+"""How a trained agent holds up under distribution shift: returns, ratios, a table and a chart.
+
+:func:`shift_eval` loads a run folder written by :class:`lfo.loop.trainer.Trainer` (its
+``config.json`` and ``checkpoint/``), evaluates the agent in its own world
+("in-distribution": the run's env options, evaluation seeds 0..N-1) and under each named
+env shift of its game (:func:`lfo.data.shifts.env_shifts`), greedy and sampled, and reports per
+row the mean +- std return over the episode seeds and its ratio to the in-distribution
+return. Runs trained from *shifted videos* (``train_lfo.py --video-shift fps25``) can be
+added with ``video_runs``: each is evaluated in-distribution on the same seeds, and its
+ratio is taken to the main run's in-distribution return, which measures video-domain
+shifts end to end.
+
+Outputs (``out``, default ``<run>/shift_eval/``): ``shift_eval.md`` (the table),
+``shift_eval.png`` (a bar chart) and ``shift_eval.json`` (every episode's return).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lfo.data.features import encoder_view
+from lfo.data.shifts import env_shifts, get_env_shift
+from lfo.envs.evaluate import EvalResult, evaluate, normalised_score
+from lfo.envs.games import env_options_with_repeat, make_env
+
+MODES = ("greedy", "sampled")
+
+
+@dataclass
+class ShiftEvalConfig:
+    """What to evaluate."""
+
+    run: Path
+    """Run folder (``config.json`` + ``checkpoint/``) of the agent trained on clean videos."""
+    shifts: tuple[str, ...] | None = None
+    """Env shift names (default: every shift of the run's game, see ``lfo.data.shifts``)."""
+    episodes: int = 10
+    """Episodes (seeds) per row and mode."""
+    modes: tuple[str, ...] = MODES
+    """``greedy`` and/or ``sampled``."""
+    max_steps: int | None = None
+    """Cap on episode length (default: the run's ``max_episode_steps``)."""
+    video_runs: tuple[Path, ...] = ()
+    """Runs trained from shifted videos, compared in-distribution with ``run``."""
+    out: Path | None = None
+    """Output folder (default ``<run>/shift_eval``)."""
+    progress: bool = True
+
+
+@dataclass
+class RunPolicy:
+    """A trained run, ready to act: its saved config and a policy factory."""
+
+    folder: Path
+    config: dict[str, Any]
+    encoder: Any
+    normalizer: Any
+    load_learner: Callable[[], Any]
+    """A fresh copy of the checkpointed learner (its sampling generator as saved)."""
+    final: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def game(self) -> str:
+        return str(self.config["game"])
+
+    def policy(self, greedy: bool):
+        """The run's policy on raw observations. Every call reloads the learner, so each
+        row's sampled actions start from the same generator state: rows compare."""
+        from lfo.loop.trainer import EncodedPolicy
+
+        return EncodedPolicy(self.encoder, self.normalizer, self.load_learner(), greedy)
+
+
+def run_env_options(config: dict[str, Any]) -> dict[str, Any]:
+    """The agent's env options of a saved run config (its ``env_options`` + action repeat)."""
+    return env_options_with_repeat(config.get("env_options"), int(config.get("action_repeat", 1)))
+
+
+def _learner_loader(config: dict[str, Any], state: dict[str, Any], ckpt: Path,
+                    obs_dim: int) -> Callable[[], Any]:
+    """Rebuild the run's learner as :class:`lfo.loop.trainer.Trainer` does, then load the
+    checkpoint."""
+    from lfo.algorithms.methods import LearnerSettings, build_learner
+
+    method = state.get("method") or config.get("method") or f"iq-{config.get('variant', 'idm')}"
+    n_actions = int(make_env(config["game"], **run_env_options(config)).action_space.n)
+    fields = {f.name for f in dataclasses.fields(LearnerSettings)} - {"obs_dim", "n_actions"}
+    kwargs = {k: tuple(v) if isinstance(v, list) else v
+              for k, v in config.items() if k in fields}
+    settings = LearnerSettings(obs_dim=obs_dim, n_actions=n_actions, **kwargs)
+    options = config.get("method_options") or {}
+
+    def load():
+        learner = build_learner(method, settings, options=options)
+        learner.load(ckpt)
+        return learner
+
+    load()  # fail now, with the run's name, rather than mid-evaluation
+    return load
+
+
+def load_run(folder: str | Path) -> RunPolicy:
+    """Rebuild a trained agent from a run folder; a missing or foreign folder is a clear error."""
+    import encoders
+    from lfo.loop.trainer import FeatureNormalizer, default_encoder
+
+    folder = Path(folder)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise FileNotFoundError(f"{folder} is not a run folder: config.json is missing or "
+                                f"unreadable ({exc})") from exc
+    ckpt = folder / "checkpoint"
+    if not (ckpt / "state.pt").is_file():
+        raise FileNotFoundError(f"{folder}: no checkpoint/state.pt (train it first)")
+    state = torch.load(ckpt / "state.pt", weights_only=False)
+    normalizer = FeatureNormalizer(*state["normalizer"])
+    try:
+        load_learner = _learner_loader(config, state, ckpt, int(normalizer.mean.shape[0]))
+    except Exception as exc:
+        raise RuntimeError(f"{folder}: cannot load the checkpointed learner "
+                           f"({type(exc).__name__}: {exc})") from exc
+    name = config.get("encoder")
+    if name is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the trainer warned about this choice already
+            name = default_encoder(config["game"])
+    encoder = encoders.load(name)
+    if config.get("encoder_id") and encoder.spec.id != config["encoder_id"]:
+        raise RuntimeError(f"{folder} was trained with encoder id {config['encoder_id']}, but "
+                           f"{name!r} now loads id {encoder.spec.id}: its features differ")
+    final_path = folder / "final.json"
+    final = json.loads(final_path.read_text()) if final_path.is_file() else {}
+    return RunPolicy(folder, config, encoder, normalizer, load_learner, final)
+
+
+def _evaluate_row(run: RunPolicy, options: dict[str, Any], seeds: list[int], modes, max_steps):
+    return {
+        mode: evaluate(run.game, run.policy(mode == "greedy"), seeds, mode=mode,
+                       env_options=options, max_steps=max_steps,
+                       preprocess=encoder_view(run.encoder, run.game))
+        for mode in modes
+    }
+
+
+def _row(name: str, kind: str, doc: str, options: dict, seeds: list[int],
+         results: dict[str, EvalResult]) -> dict[str, Any]:
+    row: dict[str, Any] = {"shift": name, "kind": kind, "doc": doc, "options": options,
+                           "seeds": [seeds[0], seeds[-1]]}
+    for mode, res in results.items():
+        row[mode] = {"mean": res.mean, "std": res.std, "returns": res.returns.tolist()}
+    return row
+
+
+def shift_eval(cfg: ShiftEvalConfig) -> dict[str, Any]:
+    """Evaluate in-distribution and under each shift; write table, chart and JSON."""
+    run = load_run(cfg.run)
+    unknown = set(cfg.modes) - set(MODES)
+    if unknown:
+        raise ValueError(f"unknown mode(s) {sorted(unknown)}; use {' and/or '.join(MODES)}")
+    names = list(cfg.shifts) if cfg.shifts is not None else list(env_shifts(run.game))
+    shifts = [get_env_shift(run.game, n) for n in names]  # unknown names fail before any work
+    max_steps = cfg.max_steps if cfg.max_steps is not None else run.config.get("max_episode_steps")
+    base_options = run_env_options(run.config)
+    base_seeds = list(range(cfg.episodes))
+    video = [load_run(v) for v in cfg.video_runs]
+    for other in video:
+        if other.game != run.game:
+            raise ValueError(f"{other.folder} plays {other.game}, {cfg.run} plays {run.game}")
+
+    total = 1 + len(shifts) + len(video)
+    bar = tqdm(total=total, desc=f"shift eval {run.game}", disable=not cfg.progress)
+    rows = [_row("in-distribution", "reference", "the run's own world, evaluation seeds 0..",
+                 base_options, base_seeds,
+                 _evaluate_row(run, base_options, base_seeds, cfg.modes, max_steps))]
+    bar.update(1)
+    skipped = []
+    for shift in shifts:
+        options, seeds = {**base_options, **shift.options}, shift.seeds(cfg.episodes)
+        if options == base_options and seeds == base_seeds:
+            skipped.append(f"{shift.name} (identical to the run's own world)")
+        else:
+            rows.append(_row(shift.name, "env", shift.doc, shift.options, seeds,
+                             _evaluate_row(run, options, seeds, cfg.modes, max_steps)))
+        bar.update(1)
+    for other in video:
+        shift = other.config.get("video_shift") or "none"
+        rows.append(_row(f"trained from {shift}", "video",
+                         f"{other.folder}: trained from the videos under '{shift}'",
+                         base_options, base_seeds,
+                         _evaluate_row(other, base_options, base_seeds, cfg.modes, max_steps)))
+        bar.update(1)
+    bar.close()
+
+    reference = rows[0]
+    random_return, expert = run.final.get("random_return"), run.final.get("expert_return")
+    for row in rows:
+        for mode in cfg.modes:
+            stats = row[mode]
+            ref = reference[mode]["mean"]
+            stats["ratio"] = stats["mean"] / ref if ref > 0 else float("nan")
+            stats["score"] = (normalised_score(stats["mean"], random_return, expert)
+                              if random_return is not None and expert is not None
+                              else float("nan"))
+
+    out = Path(cfg.out) if cfg.out is not None else Path(cfg.run) / "shift_eval"
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"run": str(cfg.run), "game": run.game, "episodes": cfg.episodes,
+              "modes": list(cfg.modes), "max_steps": max_steps, "expert_return": expert,
+              "random_return": random_return, "skipped": skipped, "rows": rows}
+    (out / "shift_eval.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+    (out / "shift_eval.md").write_text(markdown_table(result) + "\n")
+    bar_chart(result, out / "shift_eval.png")
+    result["out"] = str(out)
+    return result
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    """One line per row: return mean +- std over the seeds and ratio to in-distribution."""
+    modes = result["modes"]
+    head = "| shift | kind | " + " | ".join(f"{m} return | {m} ratio" for m in modes) + " | what |"
+    lines = [
+        f"Shift evaluation of `{result['run']}` ({result['game']}): {result['episodes']} "
+        f"episodes per row and mode; ratio = mean return / in-distribution mean return.",
+        "",
+        head,
+        "|" + "---|" * (3 + 2 * len(modes)),
+    ]
+    for row in result["rows"]:
+        cells = []
+        for m in modes:
+            s = row[m]
+            cells += [f"{s['mean']:.1f} +- {s['std']:.1f}", f"{s['ratio']:.2f}"]
+        lines.append(f"| {row['shift']} | {row['kind']} | " + " | ".join(cells)
+                     + f" | {row['doc']} |")
+    if result.get("expert_return") is not None:
+        lines.append(f"\nexpert (videos) {result['expert_return']:.1f}, random "
+                     f"{result['random_return']:.1f} (from the run's final.json)")
+    if result["skipped"]:
+        lines.append("\nskipped: " + "; ".join(result["skipped"]))
+    return "\n".join(lines)
+
+
+def bar_chart(result: dict[str, Any], path: Path) -> Path:
+    """Grouped bars (one group per row, one bar per mode), std error bars, in-dist. lines."""
+    from lfo.analysis.plots import _pyplot
+
+    plt = _pyplot()
+    rows, modes = result["rows"], result["modes"]
+    x = np.arange(len(rows))
+    width = 0.8 / len(modes)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(rows) + 2), 4))
+    for i, (mode, colour) in enumerate(zip(modes, ("tab:blue", "tab:orange"), strict=False)):
+        means = [r[mode]["mean"] for r in rows]
+        stds = [r[mode]["std"] for r in rows]
+        ax.bar(x + (i - (len(modes) - 1) / 2) * width, means, width, yerr=stds, capsize=3,
+               color=colour, label=mode)
+        ax.axhline(rows[0][mode]["mean"], color=colour, ls="--", lw=0.8)
+    ax.set_xticks(x, [r["shift"] for r in rows], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(f"episode return ({result['episodes']} seeds)")
+    ax.set_title(f"{result['game']}: return under distribution shift")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,229 @@
+"""Game environments: gymnasium makers that see the game through the shared Preprocess.
+
+``make_env("carracing" | "pong" | "breakout", seed=..., **options)`` returns an env whose
+observations are stacked, preprocessed uint8 frames ``(stack * c, h, w)``: exactly what
+``Preprocess.clip`` makes of a decoded video of the same game. ``make_raw_env`` gives
+the same game with native RGB observations (for scripted experts and the recorder).
+
+``options`` are passed to ``gymnasium.make`` and are the hook for distribution-shift
+settings: ``domain_randomize`` and ``lap_complete_percent`` for CarRacing,
+``repeat_action_probability`` (sticky actions), ``mode`` and ``difficulty`` for Atari.
+One option is ours and valid for every game: ``action_repeat=k`` holds each agent action
+for k env steps (gymnasium's ``RepeatAction``), so the agent decides at
+``control_hz / k``; videos are then decoded at that rate too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from einops import rearrange
+from gymnasium.wrappers import FrameStackObservation, RepeatAction, TransformObservation
+
+from lfo.data.preprocess import Preprocess
+from lfo.envs.fast_render import use_fast_road_renderer
+from lfo.envs.privileged import StateObservation
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+
+#: the env option, valid for every game, that holds each action for k env steps
+ACTION_REPEAT = "action_repeat"
+
+
+def env_options_with_repeat(options: dict[str, Any] | None, action_repeat: int) -> dict[str, Any]:
+    """``options`` with ``action_repeat`` added when it is above 1."""
+    options = dict(options or {})
+    if action_repeat != 1:
+        options[ACTION_REPEAT] = action_repeat
+    return options
+
+
+@dataclass(frozen=True)
+class GameSpec:
+    """What the library needs to know about one game.
+
+    Attributes:
+        name: short name used on the command line.
+        env_id: gymnasium id.
+        kwargs: fixed ``gymnasium.make`` kwargs (the agent's default world).
+        options: the ``gymnasium.make`` kwargs a user may change (shift settings).
+        native_size: ``(height, width)`` of the env's RGB observation; videos are
+            decoded at this size so one Preprocess serves both sources.
+        base_hz: the emulator/physics rate; the control rate is
+            ``base_hz / frameskip / action_repeat``.
+        preprocess: the default view of the game.
+    """
+
+    name: str
+    env_id: str
+    kwargs: dict[str, Any]
+    options: tuple[str, ...]
+    native_size: tuple[int, int]
+    base_hz: float
+    preprocess: Preprocess
+    notes: str = field(default="", compare=False)
+
+    def control_hz(self, options: dict[str, Any] | None = None) -> float:
+        """Agent decisions per second (the rate video frames are resampled to)."""
+        merged = {**self.kwargs, **(options or {})}
+        repeat = float(merged.get(ACTION_REPEAT, 1))
+        return self.base_hz / float(merged.get("frameskip", 1)) / repeat
+
+
+# CarRacing: the bottom 12 rows of the 96x96 frame are a HUD. From the left: the true
+# speed bar (columns 12-14), the four ABS bars (each wheel's spin, from column 16.8),
+# the steering bar (the front wheel's joint angle, from 48) and the gyro (the hull's
+# angular velocity, from 72). All four are physical state displays drawn from the
+# simulator's car state (gymnasium's car_racing.py), not the keys pressed: the steering
+# bar follows the wheel's angle, which moves at most ~0.06 rad per step and springs back
+# on release. They stay in view: they are in every real gameplay video of this game and
+# they are what an inverse dynamics model needs (notes/state_encoder.md). The box
+# below masks them, for the "nohud" shift view (videos that crop the HUD exist). Colour
+# is dropped: grass and road differ in luminance, and grey halves the encoder's input.
+CARRACING_HUD_STATE_BARS = (84, 96, 16, 96)
+CARRACING = GameSpec(
+    name="carracing",
+    env_id="CarRacing-v3",
+    kwargs={"continuous": False},
+    options=("domain_randomize", "lap_complete_percent"),
+    native_size=(96, 96),
+    base_hz=50.0,
+    preprocess=Preprocess(
+        crop=None, mask=(), size=(84, 84), grayscale=True, stack=3,
+    ),
+    notes="actions: 0 noop, 1 steer right, 2 steer left, 3 gas, 4 brake",
+)
+
+# Atari: the standard 84x84 grey, 4-frame stack view (Mnih et al. 2015). The score
+# digits stay in view; they carry no action information.
+_ATARI_OPTIONS = ("repeat_action_probability", "mode", "difficulty", "frameskip")
+PONG = GameSpec(
+    name="pong",
+    env_id="ALE/Pong-v5",
+    kwargs={"frameskip": 4, "repeat_action_probability": 0.25},
+    options=_ATARI_OPTIONS,
+    native_size=(210, 160),
+    base_hz=60.0,
+    preprocess=Preprocess(crop=None, size=(84, 84), grayscale=True, stack=4),
+)
+BREAKOUT = GameSpec(
+    name="breakout",
+    env_id="ALE/Breakout-v5",
+    kwargs={"frameskip": 4, "repeat_action_probability": 0.25},
+    options=_ATARI_OPTIONS,
+    native_size=(210, 160),
+    base_hz=60.0,
+    preprocess=Preprocess(crop=None, size=(84, 84), grayscale=True, stack=4),
+)
+
+GAMES: dict[str, GameSpec] = {spec.name: spec for spec in (CARRACING, PONG, BREAKOUT)}
+_ENV_ID_TO_GAME = {spec.env_id: spec.name for spec in GAMES.values()}
+
+
+def get_game(name: str) -> GameSpec:
+    """Look a game up by short name or gymnasium id (``"pong"`` or ``"ALE/Pong-v5"``)."""
+    key = _ENV_ID_TO_GAME.get(name, name.lower())
+    if key not in GAMES:
+        raise ValueError(f"unknown game {name!r}; known games: {', '.join(sorted(GAMES))}")
+    return GAMES[key]
+
+
+def make_raw_env(
+    game: str, *, seed: int | None = None, render_mode: str | None = None, **options: Any
+) -> gym.Env:
+    """The game with native RGB observations (no preprocessing).
+
+    If ``seed`` is given the env is reset once with it, so the following ``reset()``
+    calls continue a reproducible sequence; the action space is seeded too.
+    """
+    spec = get_game(game)
+    unknown = sorted(set(options) - set(spec.options) - {ACTION_REPEAT})
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} for {spec.name}; allowed: "
+            f"{', '.join((*spec.options, ACTION_REPEAT))}"
+        )
+    gym_options = {k: v for k, v in options.items() if k != ACTION_REPEAT}
+    repeat = options.get(ACTION_REPEAT, 1)
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+        raise ValueError(f"{ACTION_REPEAT} must be an integer >= 1, got {repeat!r}")
+    if spec.env_id.startswith("ALE/"):
+        import ale_py
+
+        gym.register_envs(ale_py)
+    env = gym.make(spec.env_id, render_mode=render_mode, **{**spec.kwargs, **gym_options})
+    if spec.name == "carracing":
+        use_fast_road_renderer(env)  # same pixels, ~1.8x faster steps (lfo.envs.fast_render)
+    if repeat > 1:
+        env = RepeatAction(env, repeat)
+    env.metadata = {**env.metadata, "control_hz": spec.control_hz(options), "game": spec.name}
+    if seed is not None:
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+    return env
+
+
+class RawFrameInfo(gym.Wrapper):
+    """Expose the native RGB observation as ``info["frame"]`` (for videos of the agent)."""
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, "frame": obs}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, "frame": obs}
+
+
+def wrap_preprocess(env: gym.Env, preprocess: Preprocess) -> gym.Env:
+    """Apply ``preprocess`` per frame, then stack ``preprocess.stack`` frames on channels.
+
+    The native frame stays available as ``info["frame"]``.
+    """
+    env = RawFrameInfo(env)
+    frame_space = gym.spaces.Box(0, 255, (preprocess.channels, *preprocess.size), np.uint8)
+    env = TransformObservation(env, preprocess.frame, frame_space)
+    # At reset the first frame is repeated, as Preprocess.stack_frames does for a clip.
+    env = FrameStackObservation(env, preprocess.stack, padding_type="reset")
+    stacked_space = gym.spaces.Box(0, 255, preprocess.stacked_shape, np.uint8)
+    return TransformObservation(
+        env, lambda obs: rearrange(np.asarray(obs), "k c h w -> (k c) h w"), stacked_space
+    )
+
+
+def make_env(
+    game: str,
+    *,
+    seed: int | None = None,
+    preprocess: Preprocess | None = None,
+    render_mode: str | None = None,
+    observe_state: bool = False,
+    **options: Any,
+) -> gym.Env:
+    """The game as the learner sees it: stacked preprocessed frames ``(k * c, h, w)``.
+
+    Args:
+        game: ``"carracing"``, ``"pong"`` or ``"breakout"`` (or the gymnasium id).
+        seed: reset once with this seed (see :func:`make_raw_env`).
+        preprocess: override the game's default view; must match the videos' view.
+        render_mode: passed to gymnasium (``"rgb_array"`` to record the agent).
+        observe_state: PRIVILEGED: observe the simulator's state vector
+            (:class:`lfo.envs.privileged.StateObservation`) instead of frames: the
+            ideal-encoder rung, never the learning-from-video path.
+        **options: shift settings (see the module docstring).
+    """
+    spec = get_game(game)
+    env = make_raw_env(spec.name, render_mode=render_mode, **options)
+    if observe_state:
+        env = StateObservation(env, spec.name)
+    else:
+        env = wrap_preprocess(env, preprocess or spec.preprocess)
+    if seed is not None:
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+    return env
