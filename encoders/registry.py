@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,23 @@ def default_for(game: str) -> str:
 def default_weights(game: str) -> Path:
     """The shipped weights file behind a game's default encoder."""
     return WEIGHTS_DIR / _SHIPPED[default_for(game)]
+
+
+def default_encoder(game: str) -> str:
+    """The encoder a run uses when none is named.
+
+    The game family's shipped encoder (``default-carracing``, the state estimator;
+    ``default-atari``) if its weights file exists; otherwise, with a warning, the raw-pixel
+    encoder (e.g. in a checkout without ``encoders/weights/``). A *corrupt* weights file
+    stays an error.
+    """
+    name = default_for(game)
+    if default_weights(game).is_file():
+        return name
+    warnings.warn(f"no shipped weights for {name}: using pixels-{game} "
+                  "(create weights with scripts/pretrain_state_encoder.py or "
+                  "scripts/pretrain_encoder.py)", stacklevel=2)
+    return f"pixels-{game}"
 
 
 def available() -> list[str]:

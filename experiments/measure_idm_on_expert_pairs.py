@@ -21,7 +21,8 @@ from torch.nn import functional as F
 from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
 from lfo.algorithms.oracle import expert_pair_actions
 from lfo.analysis.label_audit import audit
-from lfo.loop.trainer import Trainer, load_run_config
+from lfo.loop.config import load_run_config
+from lfo.loop.trainer import Trainer
 
 VARIANTS = {
     "diff": {},

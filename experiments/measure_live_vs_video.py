@@ -22,11 +22,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import encoders  # noqa: E402
+from encoders.registry import default_encoder  # noqa: E402
 from lfo.data.features import compute_clip_features, encoder_view  # noqa: E402
 from lfo.data.video import read_clip, scan_folder, write_clip  # noqa: E402
 from lfo.demonstrations.recorder import RecordConfig, record_episode  # noqa: E402
 from lfo.envs.games import get_game  # noqa: E402
-from lfo.loop.trainer import default_encoder  # noqa: E402
 
 
 def main() -> None:

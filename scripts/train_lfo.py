@@ -22,13 +22,8 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import tyro  # noqa: E402
 
 from lfo.data.video import NoUsableClipError  # noqa: E402
-from lfo.loop.trainer import (  # noqa: E402
-    TrainConfig,
-    TrainingDiverged,
-    TrainingInterrupted,
-    load_run_config,
-    train,
-)
+from lfo.loop.config import TrainConfig, load_run_config  # noqa: E402
+from lfo.loop.trainer import TrainingDiverged, TrainingInterrupted, train  # noqa: E402
 
 
 def one_line_warning(message, category, filename, lineno, line=None) -> str:

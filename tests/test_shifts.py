@@ -38,7 +38,7 @@ from lfo.data.video import read_clip, scan_folder, write_clip
 from lfo.demonstrations.recorder import ACTIONS_KEY, RecordConfig, record_videos
 from lfo.envs.evaluate import DEMO_SEED_BASE
 from lfo.envs.games import make_env, make_raw_env
-from lfo.loop.trainer import TRAIN_SEED_BASE
+from lfo.loop.config import TRAIN_SEED_BASE
 
 ROOT = Path(__file__).resolve().parents[1]
 N_FRAMES = 30  # index-coded frames 0-31 differ in red only (survives two encodings)
@@ -302,13 +302,16 @@ def _load_script(name: str):
 def test_train_from_shifted_videos_then_shift_eval_writes_table_chart_and_json(
     car_clips, tmp_path
 ):
-    from lfo.loop.trainer import TrainConfig, train
+    from lfo.algorithms.learner import LearnerSettings
+    from lfo.loop.config import TrainConfig
+    from lfo.loop.trainer import train
 
     def tiny(out: Path, **kw) -> TrainConfig:
         return TrainConfig(
             videos=str(car_clips), out=str(out), steps=100, learning_starts=50, batch_size=16,
-            hidden=(16,), eval_every=100, eval_episodes=1, final_eval_episodes=1,
-            random_episodes=1, checkpoint_every=100, max_episode_steps=20, log_every=50,
+            learner=LearnerSettings(hidden=(16,)), eval_every=100, eval_episodes=1,
+            final_eval_episodes=1, random_episodes=1, checkpoint_every=100, max_episode_steps=20,
+            log_every=50,
             progress=False, encoder="pixels-carracing", **kw)
 
     train(tiny(tmp_path / "clean"))
@@ -339,7 +342,7 @@ def test_train_from_shifted_videos_then_shift_eval_writes_table_chart_and_json(
 
 
 def test_every_folder_shift_is_accepted_by_the_trainer_config():
-    from lfo.loop.trainer import TrainConfig
+    from lfo.loop.config import TrainConfig
 
     assert "video_shift" in TrainConfig.__dataclass_fields__
     assert set(FOLDER_SHIFTS) == set(VIDEO_SHIFTS) | set(DEMO_SHIFTS)

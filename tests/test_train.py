@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,15 +13,10 @@ import pytest
 import torch
 
 from lfo.algorithms.exploration import EzGreedy
+from lfo.algorithms.learner import LearnerSettings
 from lfo.demonstrations.recorder import RecordConfig, record_videos
-from lfo.loop.trainer import (
-    TrainConfig,
-    Trainer,
-    TrainingDiverged,
-    TrainingInterrupted,
-    load_run_config,
-    train,
-)
+from lfo.loop.config import TrainConfig, load_run_config
+from lfo.loop.trainer import Trainer, TrainingDiverged, TrainingInterrupted, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +33,9 @@ def tiny_clips(tmp_path_factory) -> Path:
 def tiny_config(videos: Path, out: Path, **overrides) -> TrainConfig:
     base = dict(
         videos=str(videos), out=str(out), steps=240, learning_starts=80, batch_size=32,
-        hidden=(32,), eval_every=120, eval_episodes=1, final_eval_episodes=1,
-        random_episodes=1, checkpoint_every=80, max_episode_steps=40, log_every=40,
+        learner=LearnerSettings(hidden=(32,)), eval_every=120, eval_episodes=1,
+        final_eval_episodes=1, random_episodes=1, checkpoint_every=80, max_episode_steps=40,
+        log_every=40,
         progress=False, encoder="pixels-carracing",
     )
     return TrainConfig(**{**base, **overrides})
@@ -199,12 +196,14 @@ def test_learning_from_video_never_reads_the_expert_actions(tiny_clips, tmp_path
 
     if encoder.startswith("default") and not default_weights("carracing").is_file():
         pytest.skip("default-carracing weights not shipped")
-    kwargs = dict(vars(tiny_config(tiny_clips, tmp_path / "a", steps=100, encoder=encoder)))
+    config = dataclasses.asdict(tiny_config(tiny_clips, tmp_path / "a", steps=100,
+                                            encoder=encoder))
     code = (
         # any import of the labels reader now fails
         "import sys; sys.modules['lfo.demonstrations.labels'] = None\n"
-        "from lfo.loop.trainer import train, TrainConfig\n"
-        f"train(TrainConfig(**{kwargs!r}))\n"
+        "from lfo.loop.trainer import train\n"
+        "from lfo.loop.config import config_from_dict\n"
+        f"train(config_from_dict({config!r}))\n"
         "assert sys.modules['lfo.demonstrations.labels'] is None\n"
         "print('ok')\n"
     )
@@ -353,8 +352,8 @@ def test_random_floor_is_measured_in_the_agents_world(tiny_clips, tmp_path, monk
 
 
 def test_game_comes_from_the_sidecars_env_id_and_a_wrong_env_is_refused(tiny_clips, tmp_path):
+    from lfo.data.clips import infer_game
     from lfo.data.video import scan_folder
-    from lfo.loop.trainer import infer_game
 
     folder = scan_folder(tiny_clips)
     assert infer_game(folder, None, [{"env_id": "CarRacing-v3"}] * len(folder)) == "carracing"
@@ -367,7 +366,7 @@ def test_cli_warnings_are_one_line_and_resume_without_a_run_is_one_line(tiny_cli
         [sys.executable, str(ROOT / "scripts" / "train_lfo.py"), "--videos", str(tiny_clips),
          "--encoder", "pixels-carracing", "--steps", "60", "--learning-starts", "30",
          "--eval-every", "60", "--eval-episodes", "1", "--final-eval-episodes", "1",
-         "--random-episodes", "1", "--max-episode-steps", "20", "--hidden", "16",
+         "--random-episodes", "1", "--max-episode-steps", "20", "--learner.hidden", "16",
          "--batch-size", "16", "--out", str(tmp_path / "run"), "--no-progress"],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+from tyro.conf import Suppress
 
 from lfo.algorithms.agent import Transitions
 
@@ -35,14 +36,16 @@ ORACLE_NOTE = "oracle (uses recorded expert actions)"
 class LearnerSettings:
     """Hyper-parameters shared by all learners (each method reads the ones it needs).
 
-    :class:`lfo.loop.trainer.TrainConfig` fills these from its own fields, so every method of a
-    benchmark sees the same network sizes, discount, learning rates and seed.
+    The one declaration of these settings: a run's config holds them
+    (``TrainConfig.learner``, flags ``--learner.lr`` etc.) and the loop passes them down with
+    the three facts only the data can tell (feature length, action count, run seed) filled in
+    by :meth:`for_problem`, so every method of a benchmark sees the same values.
     """
 
-    obs_dim: int
-    """Length of the feature vector."""
-    n_actions: int
-    """Number of discrete actions."""
+    obs_dim: Suppress[int] = 0
+    """Length of the feature vector (set by the loop from the data)."""
+    n_actions: Suppress[int] = 0
+    """Number of discrete actions (set by the loop from the env)."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden sizes of the Q head, the behavioural-cloning policy and the discriminator."""
     alpha: float = 0.01
@@ -70,8 +73,15 @@ class LearnerSettings:
     offers a sampler, else on the step's agent batch)."""
     idm_soft: bool = True
     """IQ-idm: label expert pairs with p(a | s, s') (True) or its argmax (False)."""
-    seed: int | None = None
-    """Seeds network initialisation and action sampling."""
+    seed: Suppress[int | None] = None
+    """Seeds network initialisation and action sampling (the run's seed)."""
+
+    def for_problem(self, obs_dim: int, n_actions: int, seed: int | None) -> LearnerSettings:
+        """These settings for a problem: feature length, action count and seed filled in."""
+        if obs_dim <= 0 or n_actions <= 0:
+            raise ValueError(f"obs_dim and n_actions must be positive, got {obs_dim}, "
+                             f"{n_actions}")
+        return dataclasses.replace(self, obs_dim=obs_dim, n_actions=n_actions, seed=seed)
 
 
 class Learner(abc.ABC):

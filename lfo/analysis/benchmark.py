@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from lfo.algorithms.methods import ORACLE_NOTE, get_method
+from lfo.loop.config import config_from_dict, load_run_config
+from lfo.loop.trainer import train
 
 DEFAULT_METHODS = ("iq-idm", "iq-state-only", "bco", "gaifo", "oracle-bc", "oracle-iq")
 
@@ -67,7 +69,6 @@ def run_benchmark(
     cfg: BenchmarkConfig, command: str = "", json_path: Path | None = None
 ) -> list[dict[str, Any]]:
     """Run (or reuse) every (method, seed) and write the table, the plot and the JSON."""
-    from lfo.loop.trainer import TrainConfig, load_run_config, train
 
     for name in cfg.methods:
         get_method(name)  # fail before any run on a typo
@@ -83,7 +84,7 @@ def run_benchmark(
                 if (run_dir / "checkpoint" / "state.pt").is_file():
                     run_cfg = load_run_config(run_dir, steps=cfg.steps, progress=cfg.progress)
                 else:
-                    run_cfg = TrainConfig(**{
+                    run_cfg = config_from_dict(strict=True, data={
                         **cfg.train_overrides, "videos": cfg.videos_dir, "env": cfg.env,
                         "method": name, "seed": seed, "steps": cfg.steps,
                         "eval_every": cfg.eval_every, "out": str(run_dir),

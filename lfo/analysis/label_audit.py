@@ -18,6 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lfo.algorithms.oracle import expert_pair_actions  # evaluation: reads the labels on call
+from lfo.loop.config import load_run_config
+from lfo.loop.trainer import Trainer
+
 
 @dataclass
 class LabelAudit:
@@ -69,9 +73,6 @@ def audit(guessed: np.ndarray, recorded: np.ndarray, n_actions: int) -> LabelAud
 def audit_run(run_dir: str | Path) -> dict[str, dict]:
     """Audit the IDM labels and the greedy policy of the run in ``run_dir`` (its last
     checkpoint) on every expert pair of its clips."""
-    from lfo.algorithms.oracle import expert_pair_actions  # evaluation: recorded actions
-    from lfo.loop.trainer import Trainer, load_run_config
-
     trainer = Trainer(load_run_config(run_dir, progress=False))
     trainer.load_checkpoint()
     pairs = trainer.expert

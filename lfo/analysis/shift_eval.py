@@ -16,22 +16,18 @@ Outputs (``out``, default ``<run>/shift_eval/``): ``shift_eval.md`` (the table),
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from lfo.data.features import encoder_view
 from lfo.data.shifts import env_shifts, get_env_shift
 from lfo.envs.evaluate import EvalResult, evaluate, normalised_score
-from lfo.envs.games import env_options_with_repeat, make_env
+from lfo.loop.policy import RunPolicy, load_run
 
 MODES = ("greedy", "sampled")
 
@@ -57,98 +53,12 @@ class ShiftEvalConfig:
     progress: bool = True
 
 
-@dataclass
-class RunPolicy:
-    """A trained run, ready to act: its saved config and a policy factory."""
-
-    folder: Path
-    config: dict[str, Any]
-    encoder: Any
-    normalizer: Any
-    load_learner: Callable[[], Any]
-    """A fresh copy of the checkpointed learner (its sampling generator as saved)."""
-    final: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def game(self) -> str:
-        return str(self.config["game"])
-
-    def policy(self, greedy: bool):
-        """The run's policy on raw observations. Every call reloads the learner, so each
-        row's sampled actions start from the same generator state: rows compare."""
-        from lfo.loop.trainer import EncodedPolicy
-
-        return EncodedPolicy(self.encoder, self.normalizer, self.load_learner(), greedy)
-
-
-def run_env_options(config: dict[str, Any]) -> dict[str, Any]:
-    """The agent's env options of a saved run config (its ``env_options`` + action repeat)."""
-    return env_options_with_repeat(config.get("env_options"), int(config.get("action_repeat", 1)))
-
-
-def _learner_loader(config: dict[str, Any], state: dict[str, Any], ckpt: Path,
-                    obs_dim: int) -> Callable[[], Any]:
-    """Rebuild the run's learner as :class:`lfo.loop.trainer.Trainer` does, then load the
-    checkpoint."""
-    from lfo.algorithms.methods import LearnerSettings, build_learner
-
-    method = state.get("method") or config.get("method") or f"iq-{config.get('variant', 'idm')}"
-    n_actions = int(make_env(config["game"], **run_env_options(config)).action_space.n)
-    fields = {f.name for f in dataclasses.fields(LearnerSettings)} - {"obs_dim", "n_actions"}
-    kwargs = {k: tuple(v) if isinstance(v, list) else v
-              for k, v in config.items() if k in fields}
-    settings = LearnerSettings(obs_dim=obs_dim, n_actions=n_actions, **kwargs)
-    options = config.get("method_options") or {}
-
-    def load():
-        learner = build_learner(method, settings, options=options)
-        learner.load(ckpt)
-        return learner
-
-    load()  # fail now, with the run's name, rather than mid-evaluation
-    return load
-
-
-def load_run(folder: str | Path) -> RunPolicy:
-    """Rebuild a trained agent from a run folder; a missing or foreign folder is a clear error."""
-    import encoders
-    from lfo.loop.trainer import FeatureNormalizer, default_encoder
-
-    folder = Path(folder)
-    try:
-        config = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise FileNotFoundError(f"{folder} is not a run folder: config.json is missing or "
-                                f"unreadable ({exc})") from exc
-    ckpt = folder / "checkpoint"
-    if not (ckpt / "state.pt").is_file():
-        raise FileNotFoundError(f"{folder}: no checkpoint/state.pt (train it first)")
-    state = torch.load(ckpt / "state.pt", weights_only=False)
-    normalizer = FeatureNormalizer(*state["normalizer"])
-    try:
-        load_learner = _learner_loader(config, state, ckpt, int(normalizer.mean.shape[0]))
-    except Exception as exc:
-        raise RuntimeError(f"{folder}: cannot load the checkpointed learner "
-                           f"({type(exc).__name__}: {exc})") from exc
-    name = config.get("encoder")
-    if name is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the trainer warned about this choice already
-            name = default_encoder(config["game"])
-    encoder = encoders.load(name)
-    if config.get("encoder_id") and encoder.spec.id != config["encoder_id"]:
-        raise RuntimeError(f"{folder} was trained with encoder id {config['encoder_id']}, but "
-                           f"{name!r} now loads id {encoder.spec.id}: its features differ")
-    final_path = folder / "final.json"
-    final = json.loads(final_path.read_text()) if final_path.is_file() else {}
-    return RunPolicy(folder, config, encoder, normalizer, load_learner, final)
-
-
 def _evaluate_row(run: RunPolicy, options: dict[str, Any], seeds: list[int], modes, max_steps):
     return {
         mode: evaluate(run.game, run.policy(mode == "greedy"), seeds, mode=mode,
                        env_options=options, max_steps=max_steps,
-                       preprocess=encoder_view(run.encoder, run.game))
+                       preprocess=encoder_view(run.encoder, run.game),
+                       observe_state=run.privileged)
         for mode in modes
     }
 
@@ -171,7 +81,7 @@ def shift_eval(cfg: ShiftEvalConfig) -> dict[str, Any]:
     names = list(cfg.shifts) if cfg.shifts is not None else list(env_shifts(run.game))
     shifts = [get_env_shift(run.game, n) for n in names]  # unknown names fail before any work
     max_steps = cfg.max_steps if cfg.max_steps is not None else run.config.get("max_episode_steps")
-    base_options = run_env_options(run.config)
+    base_options = run.train_config.agent_env_options()
     base_seeds = list(range(cfg.episodes))
     video = [load_run(v) for v in cfg.video_runs]
     for other in video:

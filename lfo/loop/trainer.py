@@ -16,32 +16,32 @@ Outputs in the run folder: ``config.json``, ``metrics.csv`` + TensorBoard events
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import dataclasses
 import json
 import math
-import os
 import shutil
-import signal
-import threading
 import time
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+import encoders
 from encoders.privileged import is_privileged
-from encoders.registry import check_encoder_fits
+from encoders.registry import check_encoder_fits, default_encoder
 from lfo.algorithms.exploration import EzGreedy
-from lfo.algorithms.methods import Learner, LearnerSettings, build_learner, get_method
-from lfo.data.sidecar import read_metadata
+from lfo.algorithms.methods import Learner, build_learner, get_method
+from lfo.algorithms.oracle import expert_pair_actions  # oracles only: reads the labels on call
+from lfo.analysis import plots
+from lfo.data.clips import clip_metadata, expert_return, infer_game, warn_on_mismatch
+from lfo.data.features import clip_features, encoder_view
+from lfo.data.shifted_videos import apply_video_shift
 from lfo.data.transitions import ExpertPairs, ReplayBuffer
-from lfo.data.video import ClipFolder, scan_folder
+from lfo.data.video import scan_folder, write_clip
+from lfo.demonstrations.privileged_clips import clip_states  # privileged rung only
 from lfo.envs.evaluate import (
     EVAL_SEEDS,
     EvalResult,
@@ -49,13 +49,14 @@ from lfo.envs.evaluate import (
     normalised_score,
     random_policy,
 )
-from lfo.envs.games import env_options_with_repeat, get_game, make_env
+from lfo.envs.games import get_game, make_env
+from lfo.loop.checkpoint import read_checkpoint, write_checkpoint
+from lfo.loop.config import TRAIN_SEED_BASE, TrainConfig
+from lfo.loop.logs import CsvLog, drop_rows_after, say, sigterm_as_interrupt, write_rows
+from lfo.loop.policy import EncodedPolicy, FeatureNormalizer
 
 #: how runs on the ideal encoder (``--encoder state-<game>``) are marked in labels and tables
 PRIVILEGED_NOTE = "PRIVILEGED: reads the simulator's state"
-
-#: training episodes use seeds far from the evaluation (0-9999) and demo (10000+) ranges
-TRAIN_SEED_BASE = 1_000_000
 
 
 class TrainingDiverged(RuntimeError):
@@ -66,240 +67,8 @@ class RunFolderExists(ValueError):
     """A new run was asked to write into a folder that already holds a run."""
 
 
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (saved as ``config.json`` in the run folder)."""
-
-    videos: str
-    """Folder of expert clips (searched recursively); no action labels are used."""
-    env: str | None = None
-    """Game; default: the ``game`` field of the clips' sidecars (required without them)."""
-    variant: Literal["idm", "state-only"] = "idm"
-    """``idm`` (expert pairs labelled by an inverse dynamics model) or ``state-only``."""
-    method: str | None = None
-    """Learner (:mod:`lfo.algorithms.methods`): ``iq-idm``, ``iq-state-only``, ``bco``, ``gaifo``,
-    ``oracle-iq``, ``oracle-bc`` (oracles use the recorded expert actions). Default:
-    ``iq-<variant>``."""
-    method_options: dict[str, Any] = field(default_factory=dict)
-    """Options of the method's own config (e.g. ``{"gp_weight": 1.0}`` for gaifo)."""
-    steps: int = 60_000
-    """Env steps of interaction."""
-    encoder: str | None = None
-    """Encoder registry name or checkpoint path; default: the game's default encoder."""
-    out: str | None = None
-    """Run folder; default ``runs/<game>-<variant>[-<video_shift>]-s<seed>``."""
-    seed: int = 0
-    """Seeds networks, sampling and the training episodes' env seeds."""
-    batch_size: int = 128
-    """Expert pairs and agent transitions per update (each)."""
-    learning_starts: int = 2_000
-    """Uniformly random env steps before the first update."""
-    buffer_size: int = 200_000
-    """Replay capacity (transitions)."""
-    hidden: tuple[int, ...] = (256, 256)
-    """Q-head MLP hidden sizes."""
-    alpha: float = 0.01
-    """Fixed policy temperature (a learned one destabilises IQ)."""
-    gamma: float = 0.99
-    """Discount."""
-    chi2_alpha: float = 0.5
-    """alpha_chi of the chi^2 regulariser, applied to expert AND agent samples."""
-    lr: float = 3e-4
-    """Q-head learning rate."""
-    tau: float = 0.005
-    """Target network Polyak rate."""
-    grad_clip: float = 10.0
-    """Gradient-norm clip of the Q head."""
-    double_q: bool = False
-    """Soft double-Q target."""
-    grad_penalty: float = 0.0
-    """IQ: weight of a 1-Lipschitz penalty on V along expert-agent segments (0 = off)."""
-    idm_lr: float = 1e-3
-    """Inverse dynamics model learning rate (``idm`` variant)."""
-    idm_update_every: int = 2
-    """Env steps between IDM gradient steps (supervised: needs fewer than the Q head)."""
-    eval_every: int = 10_000
-    """Env steps between evaluations."""
-    eval_episodes: int = 3
-    """Episodes per evaluation mode (greedy and sampled), on seeds 0, 1, ..."""
-    final_eval_episodes: int = 5
-    """Episodes per mode in the final evaluation."""
-    random_episodes: int = 5
-    """Episodes of a random policy measured once for the normalised score."""
-    checkpoint_every: int = 5_000
-    """Env steps between checkpoints."""
-    max_episode_steps: int | None = None
-    """Cap on training/eval episode length (``None``: the env's own)."""
-    log_every: int = 250
-    """Env steps between logged training diagnostics."""
-    env_options: dict[str, Any] = field(default_factory=dict)
-    """Shift settings for the agent's env (see :mod:`lfo.envs.games`)."""
-    explore_mean_hold: float = 1.0
-    """Warm-up exploration (the first ``learning_starts`` steps): uniformly random actions,
-    each held for a geometric number of agent steps with this mean (1 = a new one each
-    step). The IDM learns from this play first."""
-    explore_epsilon: float = 0.0
-    """After warm-up, ez-greedy: at each agent decision outside a random hold, start a
-    uniformly random action held for a geometric number of steps (mean
-    ``explore_mean_hold``) with this probability (0 = the learner's own play only)."""
-    action_repeat: int = 1
-    """Hold each agent action for this many env steps; the clips are then decoded at the
-    same lower rate, so an expert pair spans the same time as one agent step."""
-    video_shift: str | None = None
-    """Train from a shifted copy of the videos (``fps25``, ``up2x``, ``mixed-skill``...; see
-    :mod:`lfo.data.shifts`), built once under ``.cache/shifted/``."""
-    progress: bool = True
-    """Show a tqdm progress bar."""
-    resume: bool = False
-    """Continue the run in ``out`` from its last checkpoint (its config.json wins)."""
-    force: bool = False
-    """Start afresh in an ``out`` that already holds a run (its files are replaced)."""
-    first_checkpoint: int = 1_000
-    """Env steps before the first checkpoint (then every ``checkpoint_every``), so a run
-    killed in its first minutes can still be resumed."""
-
-    def agent_env_options(self) -> dict[str, Any]:
-        """The env options of the agent's world: ``env_options`` plus the action repeat."""
-        return env_options_with_repeat(self.env_options, self.action_repeat)
-
-    @property
-    def resolved_method(self) -> str:
-        """The learner's registry name: ``method``, or ``iq-<variant>`` when unset."""
-        return self.method or f"iq-{self.variant}"
-
-    def resolved_out(self, game: str) -> Path:
-        shift = f"-{self.video_shift}" if self.video_shift else ""
-        name = self.method or self.variant
-        return Path(self.out or f"runs/{game}-{name}{shift}-s{self.seed}")
-
-
-# ----------------------------------------------------------------------------- setup
-def infer_game(
-    folder: ClipFolder, requested: str | None, metadata: list[dict] | None = None
-) -> str:
-    """The game to play: ``requested`` if given, else the clips' sidecars must agree."""
-    metadata = clip_metadata(folder) if metadata is None else metadata
-    games = set()
-    for m in metadata:  # a sidecar names its game, or at least its gymnasium env id
-        name = m.get("game") or m.get("env_id")
-        if name is not None:
-            try:
-                games.add(get_game(name).name)
-            except ValueError:
-                games.add(str(name))
-    if requested is not None:
-        game = get_game(requested).name
-        others = sorted(games - {game})
-        if others:
-            raise ValueError(f"--env {game} but the clips in {folder.root} are from "
-                             f"{', '.join(others)} (their sidecars say so): pass the clips' "
-                             "game, or clips of this game")
-        return game
-    if len(games) == 1:
-        return get_game(games.pop()).name
-    if not games:
-        raise ValueError(
-            f"cannot tell which game the clips in {folder.root} show (no sidecar names one): "
-            "pass --env carracing|pong|breakout"
-        )
-    raise ValueError(f"clips in {folder.root} come from several games {sorted(games)}: pass --env")
-
-
-def clip_metadata(folder: ClipFolder) -> list[dict]:
-    """Each clip's sidecar metadata (actions already dropped); ``{}`` where none."""
-    return [read_metadata(c.path) or {} for c in folder]
-
-
-def expert_return(folder: ClipFolder, metadata: list[dict] | None = None) -> float:
-    """Mean return recorded in the clips' sidecars (``nan`` if none says)."""
-    metadata = clip_metadata(folder) if metadata is None else metadata
-    values = [m.get("return") for m in metadata]
-    values = [float(v) for v in values if v is not None]
-    capped = sum(_capped(m) for m in metadata)
-    if capped:
-        warnings.warn(f"{capped} of {len(metadata)} clips in {folder.root} are capped or partial "
-                      "episodes: the expert return (the score's 1.0) is their mean, not that of "
-                      "full episodes", stacklevel=2)
-    return float(np.mean(values)) if values else float("nan")
-
-
-def _capped(meta: dict) -> bool:
-    """Whether a clip's sidecar says it was cut short of a full episode: truncated before
-    the env's own time limit (a recorder cap), not ended by the game or that limit."""
-    if not meta.get("truncated") or meta.get("terminated"):
-        return False
-    try:
-        import gymnasium as gym
-
-        limit = gym.spec(meta.get("env_id", "")).max_episode_steps
-    except Exception:
-        limit = None
-    return limit is None or int(meta.get("length", 0)) < limit
-
-
-def warn_on_mismatch(folder: ClipFolder, game: str, action_repeat: int = 1) -> None:
-    """Warn (once per kind) when clips must be resampled or resized to the env's view.
-
-    With an action repeat, clips at the game's native control rate are decoded at the
-    lower rate on purpose: only clips at neither rate are reported."""
-    spec = get_game(game)
-    hz, (h, w) = spec.control_hz(), spec.native_size
-    rates = (hz, hz / action_repeat)
-    off_rate = [c.path.name for c in folder if all(abs(c.fps - r) > 0.01 * r for r in rates)]
-    off_size = [c.path.name for c in folder if (c.height, c.width) != (h, w)]
-    if off_rate:
-        warnings.warn(f"{len(off_rate)} clip(s) are not at {hz:g} fps (e.g. {off_rate[0]}): "
-                      "resampled in time to the env's control rate", stacklevel=2)
-    if off_size:
-        warnings.warn(f"{len(off_size)} clip(s) are not {w}x{h} (e.g. {off_size[0]}): "
-                      "resized to the env's observation size", stacklevel=2)
-
-
-def default_encoder(game: str) -> str:
-    """The encoder a run uses when none is named.
-
-    The game family's shipped CNN (``default-carracing``; ``default-atari``, trained on
-    Pong) if its weights file exists; otherwise, with a warning, the raw-pixel encoder
-    (e.g. in a checkout without ``encoders/weights/``). A *corrupt* weights file stays an
-    error.
-    """
-    import encoders
-    from encoders.registry import default_weights
-
-    name = encoders.default_for(game)
-    if default_weights(game).is_file():
-        return name
-    warnings.warn(f"no shipped weights for {name}: using pixels-{game} "
-                  "(create weights with scripts/pretrain_encoder.py)", stacklevel=2)
-    return f"pixels-{game}"
-
-
-class FeatureNormalizer:
-    """Standardise features with the expert clips' mean and std (fixed for the run)."""
-
-    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
-        self.mean = mean.astype(np.float32)
-        self.std = np.maximum(std, 1e-6).astype(np.float32)
-
-    @classmethod
-    def fit(cls, features: np.ndarray) -> FeatureNormalizer:
-        return cls(features.mean(axis=0), features.std(axis=0))
-
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        return (features - self.mean) / self.std
-
-
-class EncodedPolicy:
-    """Act on stacked frames: encode, normalise, then ask the agent (anything with ``act``)."""
-
-    def __init__(self, encoder, normalizer: FeatureNormalizer, agent, greedy: bool):
-        self.encoder, self.normalizer, self.agent, self.greedy = encoder, normalizer, agent, greedy
-
-    def features(self, obs: np.ndarray) -> np.ndarray:
-        return self.normalizer(self.encoder.encode(obs[None])[0])
-
-    def __call__(self, obs: np.ndarray) -> int:
-        return int(self.agent.act(self.features(obs), greedy=self.greedy))
+class TrainingInterrupted(RuntimeError):
+    """Ctrl-C or SIGTERM: a checkpoint was saved; the message says how to resume."""
 
 
 # ----------------------------------------------------------------------------- the run
@@ -307,9 +76,6 @@ class Trainer:
     """One run: build from a config, :meth:`run`, outputs in :attr:`out`."""
 
     def __init__(self, cfg: TrainConfig) -> None:
-        import encoders
-        from lfo.data.features import clip_features, encoder_view
-
         if cfg.variant not in ("idm", "state-only"):
             raise ValueError(f"variant must be 'idm' or 'state-only', got {cfg.variant!r}")
         self.method = get_method(cfg.resolved_method)
@@ -327,8 +93,6 @@ class Trainer:
         self.privileged = is_privileged(self.encoder)
         self.view = encoder_view(self.encoder, self.game)
         if self.privileged:  # PRIVILEGED REFERENCE (ideal encoder): the simulator's state
-            from lfo.demonstrations.privileged_clips import clip_states
-
             feats = [
                 clip_states(c.path, self.game, control_hz=self.control_hz)[0]
                 for c in tqdm(self.folder.clips, desc="replaying expert states",
@@ -343,8 +107,6 @@ class Trainer:
         self.normalizer = FeatureNormalizer.fit(np.concatenate(feats))
         self.expert = ExpertPairs.from_clips([self.normalizer(f) for f in feats])
         if self.method.uses_expert_actions:  # ORACLES ONLY: the recorded expert actions
-            from lfo.algorithms.oracle import expert_pair_actions
-
             self.expert = self.expert.with_actions(expert_pair_actions(
                 [c.path for c in self.folder.clips], [len(f) for f in feats],
                 repeat=cfg.action_repeat))
@@ -355,13 +117,7 @@ class Trainer:
                             **self.env_options)
         n_actions = int(self.env.action_space.n)
         dim = int(self.expert.obs.shape[1])
-        self.settings = LearnerSettings(
-            obs_dim=dim, n_actions=n_actions, hidden=tuple(cfg.hidden), alpha=cfg.alpha,
-            gamma=cfg.gamma, chi2_alpha=cfg.chi2_alpha, lr=cfg.lr, tau=cfg.tau,
-            grad_clip=cfg.grad_clip, double_q=cfg.double_q, grad_penalty=cfg.grad_penalty,
-            idm_lr=cfg.idm_lr,
-            idm_update_every=cfg.idm_update_every, seed=cfg.seed,
-        )
+        self.settings = cfg.learner.for_problem(dim, n_actions, cfg.seed)
         self.learner = self.build_learner()
         # an offline learner (oracle-bc) never fills the replay
         capacity = min(cfg.buffer_size, cfg.steps) if self.method.interacts else 1
@@ -410,24 +166,14 @@ class Trainer:
     def save_checkpoint(self) -> None:
         """Write the learner (networks, optimisers, its generator), replay and counters to
         ``checkpoint/`` atomically."""
-        stage = self.out / "checkpoint.new"
-        shutil.rmtree(stage, ignore_errors=True)
-        stage.mkdir(parents=True)
-        self.learner.save(stage)
-        torch.save({
+        write_checkpoint(self.checkpoint_dir, self.learner, {
             "step": self.step, "episode": self.episode, "random_return": self.random_return,
             "replay": self.replay.state_dict(), "rng": self.rng.bit_generator.state,
             "method": self.method.name,
             "normalizer": (self.normalizer.mean, self.normalizer.std),
             "eval_rows": self.eval_rows, "torch_rng": torch.get_rng_state(),
             "ez_greedy": self.ez_greedy.state_dict(), "warmup": self.warmup.state_dict(),
-        }, stage / "state.pt")
-        old = self.out / "checkpoint.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if self.checkpoint_dir.exists():
-            os.replace(self.checkpoint_dir, old)
-        os.replace(stage, self.checkpoint_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        })
 
     def load_checkpoint(self) -> None:
         """Continue from ``checkpoint/`` (or ``checkpoint.old`` if a save was cut short).
@@ -436,20 +182,7 @@ class Trainer:
         env itself cannot be snapshotted, so training resumes at the start of a fresh
         episode (the documented approximation).
         """
-        for folder in (self.checkpoint_dir, self.out / "checkpoint.old"):
-            try:
-                state = torch.load(folder / "state.pt", weights_only=False)
-                learner = self.build_learner()
-                learner.load(folder)
-                break
-            except Exception as exc:  # corrupt or partial: try the older copy
-                last_error = exc
-        else:
-            raise RuntimeError(
-                f"cannot resume from {self.checkpoint_dir}: no readable checkpoint "
-                f"({type(last_error).__name__}: {last_error}); start it again with --force"
-            ) from last_error
-        self.learner = learner
+        self.learner, state = read_checkpoint(self.checkpoint_dir, self.build_learner)
         if "agent_rng" in state:  # a checkpoint from before the learner interface (IQ only)
             self.learner.agent.rng.bit_generator.state = state["agent_rng"]
         self.replay.load_state_dict(state["replay"])
@@ -523,23 +256,21 @@ class Trainer:
     # ---- the loop ---------------------------------------------------------------
     def run(self, resume: bool = False) -> dict[str, Any]:
         """Train for ``cfg.steps`` env steps; return the final summary (also ``final.json``)."""
-        from torch.utils.tensorboard import SummaryWriter
-
         if not resume:
             self.claim_run_folder()
         self.out.mkdir(parents=True, exist_ok=True)
         say(f"run folder: {self.out}")
         if resume:
             self.load_checkpoint()
-            _drop_rows_after(self.out / "metrics.csv", self.step)  # logged after the checkpoint
+            drop_rows_after(self.out / "metrics.csv", self.step)  # logged after the checkpoint
         else:
             self._write_config()
         if self.random_return is None:
             self.random_return = self.measure_random()
         writer = SummaryWriter(str(self.out / "tb"))
-        metrics = _CsvLog(self.out / "metrics.csv", append=resume)
+        metrics = CsvLog(self.out / "metrics.csv", append=resume)
         try:
-            with _sigterm_as_interrupt():
+            with sigterm_as_interrupt():
                 self._loop(writer, metrics)
         except KeyboardInterrupt:
             self.save_checkpoint()
@@ -565,7 +296,7 @@ class Trainer:
         for name in ("metrics.csv", "eval.csv", "final.json", "config.json"):
             (self.out / name).unlink(missing_ok=True)
 
-    def _loop(self, writer, metrics: _CsvLog) -> None:
+    def _loop(self, writer, metrics: CsvLog) -> None:
         """Act, learn, log, evaluate and checkpoint until ``cfg.steps``."""
         cfg = self.cfg
         interacts = self.method.interacts
@@ -623,7 +354,7 @@ class Trainer:
                 self.eval_rows.append(row)
                 for key in ("greedy_mean", "sampled_mean", "greedy_score", "sampled_score"):
                     writer.add_scalar(f"eval/{key}", row[key], self.step)
-                _write_rows(self.out / "eval.csv", self.eval_rows)
+                write_rows(self.out / "eval.csv", self.eval_rows)
                 tqdm.write(f"[eval @ {self.step}] greedy {row['greedy_mean']:.1f} "
                            f"sampled {row['sampled_mean']:.1f} "
                            f"(score {row['sampled_score']:.2f})")
@@ -634,9 +365,6 @@ class Trainer:
 
     def finish(self) -> dict[str, Any]:
         """Final evaluation, plots, agent video and ``final.json``."""
-        from lfo.analysis import plots
-        from lfo.data.video import write_clip
-
         say(f"final evaluation: {self.cfg.final_eval_episodes} greedy + "
             f"{self.cfg.final_eval_episodes} sampled episodes")
         results = self.evaluate(self.cfg.final_eval_episodes, record=True)
@@ -684,8 +412,6 @@ class Trainer:
         """The folder trained from: ``cfg.videos``, or its copy under ``cfg.video_shift``."""
         if self.cfg.video_shift is None:
             return self.cfg.videos
-        from lfo.data.shifted_videos import apply_video_shift
-
         return apply_video_shift(self.cfg.videos, self.cfg.video_shift,
                                  progress=self.cfg.progress)
 
@@ -697,90 +423,6 @@ class Trainer:
                     clips=[str(c.path) for c in self.folder.clips])
         (self.out / "config.json").write_text(json.dumps(data, indent=1))
 
-
-class TrainingInterrupted(RuntimeError):
-    """Ctrl-C or SIGTERM: a checkpoint was saved; the message says how to resume."""
-
-
-def say(line: str) -> None:
-    """One line of progress for the user (through tqdm, so bars are not broken)."""
-    tqdm.write(line)
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Within the block, SIGTERM (a scheduler's kill) raises KeyboardInterrupt, like Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _drop_rows_after(path: Path, step: int) -> None:
-    """Keep only the CSV rows logged at or before ``step`` (rows after the checkpoint are
-    logged again by the resumed run)."""
-    if not path.is_file():
-        return
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return
-    kept = [r for r in rows if float(r["step"]) <= step]
-    if len(kept) != len(rows):
-        _write_rows(path, kept)
-
-
-class _CsvLog:
-    """Append rows to a CSV whose columns are fixed by the first row."""
-
-    def __init__(self, path: Path, append: bool) -> None:
-        self.path, self.file, self.writer = path, None, None
-        self.append = append and path.exists()
-
-    def write(self, row: dict[str, Any]) -> None:
-        if self.writer is None:
-            self.file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115
-            self.writer = csv.DictWriter(self.file, fieldnames=list(row), extrasaction="ignore")
-            if not self.append:
-                self.writer.writeheader()
-        self.writer.writerow(row)
-        self.file.flush()
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-
-
-def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-
-
-def load_run_config(out: str | Path, **overrides: Any) -> TrainConfig:
-    """The config saved in a run folder, with ``overrides`` (e.g. a larger ``steps``)."""
-    path = Path(out) / "config.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RuntimeError(f"cannot resume: {path} is missing or unreadable ({exc})") from exc
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    data = {k: v for k, v in data.items() if k in names}
-    data["hidden"] = tuple(data["hidden"])
-    return TrainConfig(**{**data, **overrides, "out": str(out), "resume": True})
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:

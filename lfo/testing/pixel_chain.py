@@ -42,7 +42,7 @@ from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
 from lfo.data.shifts import Clip, clip_rng, shift_clip
 from lfo.data.transitions import ExpertPairs
 from lfo.data.video import resample_indices
-from lfo.loop.trainer import FeatureNormalizer
+from lfo.loop.policy import FeatureNormalizer
 from lfo.testing.chain import RIGHT, ChainMDP
 
 

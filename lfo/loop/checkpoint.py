@@ -1,0 +1,52 @@
+"""Checkpoints of a run, written atomically: ``checkpoint/`` holds the learner's own files
+and ``state.pt`` (the loop's counters, replay and generators). A save cut short leaves the
+previous checkpoint (or ``checkpoint.old``) readable."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lfo.algorithms.learner import Learner
+
+
+def write_checkpoint(folder: Path, learner: Learner, state: dict[str, Any]) -> None:
+    """Write ``learner`` and ``state`` to ``folder`` (staged beside it, then swapped in)."""
+    stage = folder.with_name(folder.name + ".new")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    learner.save(stage)
+    torch.save(state, stage / "state.pt")
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(stage, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def read_checkpoint(
+    folder: Path, new_learner: Callable[[], Learner]
+) -> tuple[Learner, dict[str, Any]]:
+    """A fresh learner loaded from ``folder`` (or its ``.old`` copy) and the saved state.
+
+    Raises a ``RuntimeError`` that says how to start again when neither copy is readable.
+    """
+    last_error: Exception | None = None
+    for candidate in (folder, folder.with_name(folder.name + ".old")):
+        try:
+            state = torch.load(candidate / "state.pt", weights_only=False)
+            learner = new_learner()
+            learner.load(candidate)
+            return learner, state
+        except Exception as exc:  # corrupt or partial: try the older copy
+            last_error = exc
+    raise RuntimeError(
+        f"cannot resume from {folder}: no readable checkpoint "
+        f"({type(last_error).__name__}: {last_error}); start it again with --force"
+    ) from last_error

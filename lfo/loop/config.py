@@ -1,0 +1,153 @@
+"""The settings of a training run: one nested dataclass, saved as ``config.json``.
+
+Every field is a command-line flag of ``scripts/train_lfo.py`` (``--steps``,
+``--learner.lr``, ``--env-options repeat_action_probability 0.0`` ...). The learner's own
+hyper-parameters live in :class:`lfo.algorithms.learner.LearnerSettings` (``learner``),
+declared once and passed down to the methods.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from lfo.algorithms.learner import LearnerSettings
+from lfo.envs.games import env_options_with_repeat
+
+#: a value of a ``--method-options`` / ``--env-options`` entry on the command line
+OptionValue = int | float | bool | str
+
+#: training episodes use seeds far from the evaluation (0-9999) and demo (10000+) ranges
+TRAIN_SEED_BASE = 1_000_000
+
+#: fields of configs saved before the learner's settings were nested under ``learner``
+_FLAT_LEARNER_FIELDS = ("hidden", "alpha", "gamma", "chi2_alpha", "lr", "tau", "grad_clip",
+                        "double_q", "grad_penalty", "idm_lr", "idm_update_every")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved as config.json in the run folder)."""
+
+    videos: str
+    """Folder of expert clips (searched recursively); no action labels are used."""
+    env: str | None = None
+    """Game; default: the game field of the clips' sidecars (required without them)."""
+    variant: Literal["idm", "state-only"] = "idm"
+    """idm (expert pairs labelled by an inverse dynamics model) or state-only."""
+    method: str | None = None
+    """Learner (lfo.algorithms.methods): iq-idm, iq-state-only, bco, gaifo,
+    oracle-iq, oracle-bc (oracles use the recorded expert actions). Default:
+    iq-<variant>."""
+    method_options: dict[str, OptionValue] = field(default_factory=dict)
+    """Options of the method's own config, as name value pairs (e.g. gp_weight 1.0 for gaifo)."""
+    steps: int = 60_000
+    """Env steps of interaction."""
+    encoder: str | None = None
+    """Encoder registry name or checkpoint path; default: the game's default encoder."""
+    out: str | None = None
+    """Run folder; default runs/<game>-<variant>[-<video_shift>]-s<seed>."""
+    seed: int = 0
+    """Seeds networks, sampling and the training episodes' env seeds."""
+    learner: LearnerSettings = field(default_factory=LearnerSettings)
+    """The learner's hyper-parameters (network sizes, temperature, discount, learning
+    rates...), shared by every method."""
+    batch_size: int = 128
+    """Expert pairs and agent transitions per update (each)."""
+    learning_starts: int = 2_000
+    """Uniformly random env steps before the first update."""
+    buffer_size: int = 200_000
+    """Replay capacity (transitions)."""
+    eval_every: int = 10_000
+    """Env steps between evaluations."""
+    eval_episodes: int = 3
+    """Episodes per evaluation mode (greedy and sampled), on seeds 0, 1, ..."""
+    final_eval_episodes: int = 5
+    """Episodes per mode in the final evaluation."""
+    random_episodes: int = 5
+    """Episodes of a random policy measured once for the normalised score."""
+    checkpoint_every: int = 5_000
+    """Env steps between checkpoints."""
+    max_episode_steps: int | None = None
+    """Cap on training/eval episode length (None: the env's own)."""
+    log_every: int = 250
+    """Env steps between logged training diagnostics."""
+    env_options: dict[str, OptionValue] = field(default_factory=dict)
+    """Shift settings for the agent's env (see lfo.envs.games)."""
+    explore_mean_hold: float = 1.0
+    """Warm-up exploration (the first learning_starts steps): uniformly random actions,
+    each held for a geometric number of agent steps with this mean (1 = a new one each
+    step). The IDM learns from this play first."""
+    explore_epsilon: float = 0.0
+    """After warm-up, ez-greedy: at each agent decision outside a random hold, start a
+    uniformly random action held for a geometric number of steps (mean
+    explore_mean_hold) with this probability (0 = the learner's own play only)."""
+    action_repeat: int = 1
+    """Hold each agent action for this many env steps; the clips are then decoded at the
+    same lower rate, so an expert pair spans the same time as one agent step."""
+    video_shift: str | None = None
+    """Train from a shifted copy of the videos (fps25, up2x, mixed-skill...; see
+    lfo.data.shifts), built once under .cache/shifted/."""
+    progress: bool = True
+    """Show a tqdm progress bar."""
+    resume: bool = False
+    """Continue the run in out from its last checkpoint (its config.json wins)."""
+    force: bool = False
+    """Start afresh in an out that already holds a run (its files are replaced)."""
+    first_checkpoint: int = 1_000
+    """Env steps before the first checkpoint (then every checkpoint_every), so a run
+    killed in its first minutes can still be resumed."""
+
+    def agent_env_options(self) -> dict[str, Any]:
+        """The env options of the agent's world: env_options plus the action repeat."""
+        return env_options_with_repeat(self.env_options, self.action_repeat)
+
+    @property
+    def resolved_method(self) -> str:
+        """The learner's registry name: method, or iq-<variant> when unset."""
+        return self.method or f"iq-{self.variant}"
+
+    def resolved_out(self, game: str) -> Path:
+        shift = f"-{self.video_shift}" if self.video_shift else ""
+        name = self.method or self.variant
+        return Path(self.out or f"runs/{game}-{name}{shift}-s{self.seed}")
+
+
+
+def config_from_dict(data: dict[str, Any], strict: bool = False, **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from a saved ``config.json`` or a dict of settings.
+
+    Learner settings may be nested (``{"learner": {"lr": ...}}``) or flat (``{"lr": ...}``,
+    as configs saved before the nesting). Keys that are not settings (those the trainer adds
+    to ``config.json``) are ignored, or refused with ``strict``.
+    """
+    data = dict(data)
+    if strict:
+        known = ({f.name for f in dataclasses.fields(TrainConfig)}
+                 | {f.name for f in dataclasses.fields(LearnerSettings)})
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown}; see scripts/train_lfo.py --help")
+    learner = dict(data.get("learner") or {})
+    for name in _FLAT_LEARNER_FIELDS:
+        if name in data:
+            learner.setdefault(name, data.pop(name))
+    known = {f.name for f in dataclasses.fields(LearnerSettings)}
+    learner = {k: tuple(v) if isinstance(v, list) else v
+               for k, v in learner.items() if k in known}
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    fields = {k: v for k, v in data.items() if k in names and k != "learner"}
+    return TrainConfig(**{**fields, "learner": LearnerSettings(**learner), **overrides})
+
+
+def load_run_config(out: str | Path, **overrides: Any) -> TrainConfig:
+    """The config saved in a run folder, with ``overrides`` (e.g. a larger ``steps``)."""
+    path = Path(out) / "config.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(f"cannot resume: {path} is missing or unreadable ({exc})") from exc
+    return config_from_dict(data, **{**overrides, "out": str(out), "resume": True})

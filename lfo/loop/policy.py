@@ -1,0 +1,133 @@
+"""A trained policy: encoder, feature normaliser and learner, loaded from a run folder
+without building a trainer (no clips are decoded, no env is built for training).
+
+:func:`load_run` is what evaluation, the shift report and the label audit use.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import encoders
+from encoders.privileged import is_privileged
+from encoders.registry import default_encoder
+from lfo.algorithms.methods import Learner, build_learner
+from lfo.envs.games import make_env
+from lfo.loop.config import TrainConfig, config_from_dict
+
+
+class FeatureNormalizer:
+    """Standardise features with the expert clips' mean and std (fixed for the run)."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.mean = mean.astype(np.float32)
+        self.std = np.maximum(std, 1e-6).astype(np.float32)
+
+    @classmethod
+    def fit(cls, features: np.ndarray) -> FeatureNormalizer:
+        return cls(features.mean(axis=0), features.std(axis=0))
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        return (features - self.mean) / self.std
+
+
+class EncodedPolicy:
+    """Act on stacked frames: encode, normalise, then ask the agent (anything with ``act``)."""
+
+    def __init__(self, encoder, normalizer: FeatureNormalizer, agent, greedy: bool):
+        self.encoder, self.normalizer, self.agent, self.greedy = encoder, normalizer, agent, greedy
+
+    def features(self, obs: np.ndarray) -> np.ndarray:
+        return self.normalizer(self.encoder.encode(obs[None])[0])
+
+    def __call__(self, obs: np.ndarray) -> int:
+        return int(self.agent.act(self.features(obs), greedy=self.greedy))
+
+
+@dataclass
+class RunPolicy:
+    """A trained run, ready to act: its saved config and a policy factory."""
+
+    folder: Path
+    config: dict[str, Any]
+    """The run's ``config.json`` as saved (with the trainer's additions: ``game``...)."""
+    encoder: Any
+    normalizer: FeatureNormalizer
+    load_learner: Callable[[], Learner]
+    """A fresh copy of the checkpointed learner (its sampling generator as saved)."""
+    final: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def game(self) -> str:
+        return str(self.config["game"])
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return config_from_dict(self.config)
+
+    @property
+    def privileged(self) -> bool:
+        """Whether the run reads the simulator's state (the ideal-encoder rung)."""
+        return is_privileged(self.encoder)
+
+    def policy(self, greedy: bool) -> EncodedPolicy:
+        """The run's policy on raw observations. Every call reloads the learner, so each
+        evaluation's sampled actions start from the same generator state: rows compare."""
+        return EncodedPolicy(self.encoder, self.normalizer, self.load_learner(), greedy)
+
+
+def _learner_loader(config: dict[str, Any], state: dict[str, Any], ckpt: Path,
+                    obs_dim: int) -> Callable[[], Learner]:
+    """Rebuild the run's learner from its saved settings, then load the checkpoint."""
+    cfg = config_from_dict(config)
+    method = state.get("method") or config.get("resolved_method") or cfg.resolved_method
+    n_actions = int(make_env(config["game"], **cfg.agent_env_options()).action_space.n)
+    settings = cfg.learner.for_problem(obs_dim, n_actions, cfg.seed)
+
+    def load() -> Learner:
+        learner = build_learner(method, settings, options=cfg.method_options)
+        learner.load(ckpt)
+        return learner
+
+    load()  # fail now, with the run's name, rather than mid-evaluation
+    return load
+
+
+def load_run(folder: str | Path) -> RunPolicy:
+    """Rebuild a trained agent from a run folder; a missing or foreign folder is a clear error."""
+    folder = Path(folder)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise FileNotFoundError(f"{folder} is not a run folder: config.json is missing or "
+                                f"unreadable ({exc})") from exc
+    ckpt = folder / "checkpoint"
+    if not (ckpt / "state.pt").is_file():
+        raise FileNotFoundError(f"{folder}: no checkpoint/state.pt (train it first)")
+    state = torch.load(ckpt / "state.pt", weights_only=False)
+    normalizer = FeatureNormalizer(*state["normalizer"])
+    try:
+        load_learner = _learner_loader(config, state, ckpt, int(normalizer.mean.shape[0]))
+    except Exception as exc:
+        raise RuntimeError(f"{folder}: cannot load the checkpointed learner "
+                           f"({type(exc).__name__}: {exc})") from exc
+    name = config.get("encoder")
+    if name is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the trainer warned about this choice already
+            name = default_encoder(config["game"])
+    encoder = encoders.load(name)
+    if config.get("encoder_id") and encoder.spec.id != config["encoder_id"]:
+        raise RuntimeError(f"{folder} was trained with encoder id {config['encoder_id']}, but "
+                           f"{name!r} now loads id {encoder.spec.id}: its features differ")
+    final_path = folder / "final.json"
+    final = json.loads(final_path.read_text()) if final_path.is_file() else {}
+    return RunPolicy(folder, config, encoder, normalizer, load_learner, final)
