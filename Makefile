@@ -1,4 +1,4 @@
-# Two entry points (see README.md): `make train` and `make test`.
+# Entry points (see README.md): `make train`, `make test` (fast set), `make test-all` (CI).
 # Each one builds the virtual environment first if it is missing or stale.
 PYTHON ?= python3.11
 VENV := .venv
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 VIDEOS ?= videos/carracing
 export PYGAME_HIDE_SUPPORT_PROMPT := 1
 
-.PHONY: install train test lint inspect
+.PHONY: install train test test-all lint inspect
 
 install: $(STAMP)
 
@@ -24,7 +24,11 @@ train: $(STAMP)
 inspect: $(STAMP)
 	$(PY) scripts/inspect_videos.py $(VIDEOS)
 
+# the fast set (a few minutes); test-all adds the end-to-end runs marked slow (CI runs it)
 test: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+test-all: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from lfo.data.files import atomic_write_text, file_digest
+
 
 class EncoderError(RuntimeError):
     """An encoder cannot be built: unknown name, missing or corrupt weights file."""
@@ -163,3 +165,15 @@ class Encoder(nn.Module):
         if not out:
             return np.zeros((0, self.spec.feature_dim), dtype=np.float32)
         return np.concatenate(out).astype(np.float32, copy=False)
+
+
+#: where shipped weights live, and the SHA-256 of each shipped file
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MANIFEST = WEIGHTS_DIR / "MANIFEST.json"
+
+
+def write_manifest_entry(path: Path) -> None:
+    """Record a shipped weights file's SHA-256 in ``MANIFEST.json``."""
+    data = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+    data[path.name] = file_digest(path)
+    atomic_write_text(MANIFEST, json.dumps(data, indent=1, sort_keys=True) + "\n")

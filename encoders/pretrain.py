@@ -41,6 +41,8 @@ from torch import nn
 from encoders.nets import ConvEncoder
 from encoders.registry import build_conv
 from lfo.data.preprocess import Preprocess
+from lfo.data.video import iter_frame_chunks, scan_folder
+from lfo.envs.games import get_game, make_raw_env
 
 
 # ----------------------------------------------------------------------------- views
@@ -56,8 +58,6 @@ def view(game: str, name: str = "default") -> Preprocess:
     ``objects``: any game, grey levels replaced by the object mask of
     :attr:`lfo.data.preprocess.Preprocess.objects` (threshold 16).
     """
-    from lfo.envs.games import get_game
-
     pre = get_game(game).preprocess
     if name == "default":
         return pre
@@ -111,9 +111,6 @@ class Episodes:
 
 def load_video_episodes(videos: Path, game: str, pre: Preprocess) -> list[np.ndarray]:
     """Every clip under ``videos`` as preprocessed single frames ``(T, c, h, w)``."""
-    from lfo.data.video import iter_frame_chunks, scan_folder
-    from lfo.envs.games import get_game
-
     spec = get_game(game)
     out = []
     for clip in scan_folder(videos):
@@ -149,8 +146,6 @@ CARRACING_PLAY_PROBS = (0.1, 0.2, 0.2, 0.42, 0.08)
 
 def collect_play(game: str, cfg: PlayConfig, pre: Preprocess) -> tuple[list, list]:
     """Roll the persistent random policy; returns per-episode frames and actions."""
-    from lfo.envs.games import make_raw_env
-
     env = make_raw_env(game)
     n_actions = int(env.action_space.n)
     probs = np.asarray(cfg.probs or np.full(n_actions, 1.0 / n_actions))

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from encoders.base import EncoderSpec, spec_id
+from lfo.envs.privileged import state_variables
 
 PRIVILEGED_PREFIX = "state-"
 
@@ -26,7 +27,6 @@ class PrivilegedStateEncoder(nn.Module):
 
     def __init__(self, game: str) -> None:
         super().__init__()
-        from lfo.envs.privileged import state_variables
 
         names = tuple(v.name for v in state_variables(game))
         self.spec = EncoderSpec(

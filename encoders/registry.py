@@ -20,7 +20,6 @@ Names:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -29,6 +28,8 @@ from typing import Any
 import torch
 
 from encoders.base import (
+    MANIFEST,
+    WEIGHTS_DIR,
     Encoder,
     EncoderError,
     EncoderSpec,
@@ -40,9 +41,15 @@ from encoders.base import (
     write_checkpoint,
 )
 from encoders.nets import ConvConfig, ConvEncoder, PixelEncoder
+from encoders.privileged import PrivilegedStateEncoder
+from encoders.resnet import load_resnet18
+from encoders.state_estimator import FORMAT as STATE_FORMAT
+from encoders.state_estimator import from_payload
+from lfo.data.files import file_digest
+from lfo.data.preprocess import Preprocess
+from lfo.envs.games import get_game
+from lfo.envs.privileged import state_variables
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-MANIFEST = WEIGHTS_DIR / "MANIFEST.json"
 FORMAT = "lfo-encoder/1"
 
 #: game -> (family name, weights file); Atari games share one encoder trained on Pong
@@ -71,8 +78,6 @@ DEFAULT_ARCH: dict[str, dict[str, Any]] = {
 
 
 def _family(game: str) -> str:
-    from lfo.envs.games import get_game
-
     name = get_game(game).name
     if name not in _FAMILIES:
         raise EncoderError(f"no encoder family for game {game!r}")
@@ -114,8 +119,6 @@ def available() -> list[str]:
 
 
 def _game_preprocess(game: str):
-    from lfo.envs.games import get_game
-
     return get_game(game).preprocess
 
 
@@ -126,7 +129,6 @@ def check_encoder_fits(encoder: Encoder, game: str) -> None:
     today, and any encoder that records its game must have been made for ``game``'s
     family (Atari games share one encoder)."""
     spec = encoder.spec
-    from lfo.envs.games import get_game
 
     target = get_game(game).name
     if spec.game not in ("any", None):
@@ -138,8 +140,6 @@ def check_encoder_fits(encoder: Encoder, game: str) -> None:
             raise EncoderError(f"encoder {spec.name} was made for {spec.game}, not {target}: "
                                f"use one made for {target} (e.g. {default_for(target)})")
     if spec.outputs is not None:
-        from lfo.envs.privileged import state_variables
-
         expected = tuple(v.name for v in state_variables(target))
         if tuple(spec.outputs) != expected:
             raise EncoderError(f"state estimator {spec.name} estimates {len(spec.outputs)} "
@@ -154,7 +154,6 @@ def preprocess_from_dict(data: dict | None, game: str):
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     if "mask" in kw:
         kw["mask"] = tuple(tuple(b) for b in kw["mask"])
-    from lfo.data.preprocess import Preprocess
 
     return Preprocess(**kw)
 
@@ -166,22 +165,6 @@ def save_checkpoint(
     """Write a ConvEncoder checkpoint (architecture, preprocessing, weights, metadata)."""
     return write_checkpoint(path, encoder, game=game, preprocess=preprocess, meta=meta,
                             format=FORMAT, arch="conv", config=encoder.config_dict())
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def write_manifest_entry(path: Path) -> None:
-    """Record a shipped weights file's SHA-256 in ``MANIFEST.json``."""
-    data = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
-    data[path.name] = file_sha256(path)
-    MANIFEST.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def load_checkpoint(path: str | Path, *, name: str | None = None) -> ConvEncoder:
@@ -196,8 +179,6 @@ def load_checkpoint(path: str | Path, *, name: str | None = None) -> ConvEncoder
             f"encoder weights file {path} is corrupt or not a checkpoint ({exc}); "
             "re-create it with scripts/pretrain_encoder.py"
         ) from exc
-    from encoders.state_estimator import FORMAT as STATE_FORMAT
-    from encoders.state_estimator import from_payload
 
     if isinstance(payload, dict) and payload.get("format") == STATE_FORMAT:
         return from_payload(payload, path, name)
@@ -216,7 +197,7 @@ def _load_shipped(name: str) -> Encoder:
             f"(re-create them with: {_RECREATE[path.name]})"
         )
     expected = json.loads(MANIFEST.read_text()).get(path.name) if MANIFEST.exists() else None
-    if expected is not None and file_sha256(path) != expected:
+    if expected is not None and file_digest(path) != expected:
         raise EncoderError(
             f"default encoder weights {path} are corrupt (SHA-256 differs from {MANIFEST.name}); "
             f"restore the file or re-create it with: {_RECREATE[path.name]}"
@@ -284,8 +265,6 @@ def load(name_or_path: str, weights: str | None = None, *, game: str | None = No
             raise EncoderError(f"unknown encoder {name!r}; available: {', '.join(available())}")
         return load_checkpoint(weights, name=name) if weights else _load_shipped(canonical)
     if name.startswith("state-"):
-        from encoders.privileged import PrivilegedStateEncoder
-
         try:
             return PrivilegedStateEncoder(name.removeprefix("state-"))
         except ValueError as exc:
@@ -295,8 +274,6 @@ def load(name_or_path: str, weights: str | None = None, *, game: str | None = No
     if name.startswith("pixels-"):
         return build_pixels(name.removeprefix("pixels-"))
     if name == "resnet18" or name.startswith("resnet18-"):
-        from encoders.resnet import load_resnet18
-
         g = game or (name.removeprefix("resnet18-") if "-" in name else "carracing")
         pre = _game_preprocess(g)
         if pre.channels != 1:

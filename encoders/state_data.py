@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from lfo.algorithms.exploration import held_random_policy
 from lfo.data.preprocess import Preprocess
+from lfo.data.video import ClipInfo, read_clip, write_clip
 from lfo.demonstrations.experts import make_expert
 from lfo.envs.games import make_raw_env
 from lfo.envs.privileged import PrivilegedState, state_variables
@@ -86,7 +87,6 @@ def codec_round_trip(frames: np.ndarray, setting: CodecSetting, fps: float) -> n
     at their own size with the clip reader (:mod:`lfo.data.video`)."""
     if setting.ext is None:
         return frames
-    from lfo.data.video import ClipInfo, read_clip, write_clip
 
     t, h, w, _ = frames.shape
     if setting.size != h:

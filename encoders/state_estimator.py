@@ -37,7 +37,11 @@ from encoders.base import (
     lists_to_tuples,
     restore_checkpoint,
     write_checkpoint,
+    write_manifest_entry,
 )
+from encoders.state_data import STATE_SEED_BASE, collect
+from lfo.envs.games import get_game
+from lfo.envs.privileged import state_variables
 
 FORMAT = "lfo-state-estimator/1"
 
@@ -210,10 +214,6 @@ class EstimatorTrainConfig:
 
 def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool = True) -> dict[str, Any]:
     """Collect rollouts, fit the estimator, write checkpoint + log; return the log."""
-    from encoders.state_data import STATE_SEED_BASE, collect
-    from lfo.envs.games import get_game
-    from lfo.envs.privileged import state_variables
-
     torch.set_num_threads(cfg.threads)
     spec = get_game(cfg.env)
     names = tuple(v.name for v in state_variables(spec.name))
@@ -267,7 +267,5 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool = True) -> dict
     log["train_s"] = time.time() - t0
     Path(cfg.out).with_suffix(".log.json").write_text(json.dumps(log, indent=1))
     if cfg.ship:
-        from encoders.registry import write_manifest_entry
-
         write_manifest_entry(Path(cfg.out))
     return log

@@ -159,6 +159,7 @@ def _separable_batches(n=64, d=4, seed=0):
     return expert, agent
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weight", [0.0, 10.0])
 def test_gradient_penalty_keeps_a_slope_instead_of_a_cliff(weight):
     """On separable states plain IQ pushes V(expert) - V(agent) far beyond what a

@@ -229,6 +229,7 @@ def _benchmark_script():
     return module
 
 
+@pytest.mark.slow
 def test_benchmark_script_writes_table_plot_and_json(tiny_clips, tmp_path):  # noqa: F811
     out, js = tmp_path / "bench", tmp_path / "bench.json"
     argv = ["--env", "carracing", "--videos", str(tiny_clips), "--methods", "gaifo", "oracle-bc",

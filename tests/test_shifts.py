@@ -299,6 +299,7 @@ def _load_script(name: str):
     return module
 
 
+@pytest.mark.slow
 def test_train_from_shifted_videos_then_shift_eval_writes_table_chart_and_json(
     car_clips, tmp_path
 ):
@@ -372,6 +373,7 @@ def test_toy_agent_from_clean_videos_keeps_its_return_under_a_mild_env_shift(see
     assert slipped >= 0.8 * clean
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("shift", "seed"), [("up2x", 0), ("up2x", 1), ("fps60", 0)])
 def test_toy_agent_still_learns_from_upscaled_and_60fps_videos(shift, seed):
     # fps60: a 60 Hz capture of the game decoded back at the game's rate gives every game
@@ -387,6 +389,7 @@ def test_toy_agent_still_learns_from_upscaled_and_60fps_videos(shift, seed):
                    "50 Hz repeats frames, and the (s, s) pairs teach 'stay'; raw-pixel "
                    "features are not brightness-invariant. When a fix makes this XPASS, "
                    "turn it into a plain test.")
+@pytest.mark.slow
 @pytest.mark.parametrize("shift", ["fps25", "color"])
 def test_toy_agent_learns_from_frame_rate_and_colour_shifted_videos(shift):
     tp, world, (random, expert) = _toy()

@@ -57,6 +57,7 @@ def test_smoke_run_writes_checkpoint_logs_and_plots(tiny_clips, tmp_path):
     assert config["game"] == "carracing" and config["encoder_id"]
 
 
+@pytest.mark.slow
 def test_resume_continues_at_the_checkpointed_step_with_the_same_replay(
     tiny_clips, tmp_path, monkeypatch
 ):
@@ -88,6 +89,7 @@ def test_resume_continues_at_the_checkpointed_step_with_the_same_replay(
     assert summary["steps"] == 160
 
 
+@pytest.mark.slow
 def test_a_finished_run_can_be_extended_with_more_steps(tiny_clips, tmp_path):
     """``--resume --steps N`` with N above the saved budget continues a finished run."""
     Trainer(tiny_config(tiny_clips, tmp_path / "run", steps=160)).run()
@@ -98,6 +100,7 @@ def test_a_finished_run_can_be_extended_with_more_steps(tiny_clips, tmp_path):
     assert summary["steps"] == 240 and len(longer.replay) == 240
 
 
+@pytest.mark.slow
 def test_ez_greedy_drives_play_after_warm_up_and_its_state_is_checkpointed(tiny_clips, tmp_path):
     """At epsilon 1 every post-warm-up action is a held random one (the learner never picks
     the action); the explorer's generator is saved and restored with the run."""
@@ -126,6 +129,7 @@ def test_ez_greedy_drives_play_after_warm_up_and_its_state_is_checkpointed(tiny_
     assert resumed.ez_greedy.rng.bit_generator.state == explorer.rng.bit_generator.state
 
 
+@pytest.mark.slow
 def test_label_audit_reads_a_finished_run(tiny_clips, tmp_path):
     """The evaluation-only audit compares the run's IDM labels and greedy actions with the
     recorded actions on every expert pair."""
@@ -140,6 +144,7 @@ def test_label_audit_reads_a_finished_run(tiny_clips, tmp_path):
         assert result[name]["accuracy"] == pytest.approx(np.trace(counts) / 120)
 
 
+@pytest.mark.slow
 def test_action_repeat_decodes_the_clips_at_the_agents_rate(tiny_clips, tmp_path):
     """With --action-repeat 2 an expert pair spans two recorded steps, like one agent step."""
     import warnings
@@ -161,6 +166,7 @@ def test_action_repeat_decodes_the_clips_at_the_agents_rate(tiny_clips, tmp_path
     assert np.array(audit_run(tmp_path / "run")["idm"]["confusion"]).sum() == 2 * (30 - 1)
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_is_a_clear_error(tiny_clips, tmp_path):
     cfg = tiny_config(tiny_clips, tmp_path / "run", steps=100)
     train(cfg)
@@ -187,6 +193,7 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(
     assert state["step"] == 80  # the last good checkpoint survives
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoder", ["pixels-carracing", "default-carracing"])
 def test_learning_from_video_never_reads_the_expert_actions(tiny_clips, tmp_path, encoder):
     """Train with lfo.demonstrations.labels unimportable, and again with every sidecar deleted:
@@ -252,6 +259,7 @@ def test_clips_and_live_frames_go_through_the_encoders_own_view(tiny_clips, tmp_
     assert default.view == get_game("carracing").preprocess
 
 
+@pytest.mark.slow
 def test_privileged_state_run_is_marked_and_reads_the_simulator(tiny_clips, tmp_path):
     """--encoder state-carracing: expert pairs are the replayed simulator states, the agent
     observes the state vector, and every output says the run is privileged."""
@@ -271,6 +279,7 @@ def test_privileged_state_run_is_marked_and_reads_the_simulator(tiny_clips, tmp_
     assert summary["encoder"] == "state-carracing"
 
 
+@pytest.mark.slow
 def test_an_encoder_for_another_game_is_refused_in_one_line(tiny_clips, tmp_path):
     from encoders.base import EncoderError
 
@@ -285,6 +294,7 @@ def test_an_encoder_for_another_game_is_refused_in_one_line(tiny_clips, tmp_path
     assert "made for pong, not carracing" in result.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tiny_clips, tmp_path, monkeypatch):
     cfg = tiny_config(tiny_clips, tmp_path / "run", steps=160)
     original_update = Trainer.update
@@ -307,6 +317,7 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tiny_clips, tmp_path, 
     assert steps == sorted(set(steps))  # no row logged twice across the resume
 
 
+@pytest.mark.slow
 def test_a_new_run_refuses_a_folder_that_holds_one_unless_forced(tiny_clips, tmp_path):
     from lfo.loop.trainer import RunFolderExists
 
@@ -318,6 +329,7 @@ def test_a_new_run_refuses_a_folder_that_holds_one_unless_forced(tiny_clips, tmp
     assert summary["steps"] == 100
 
 
+@pytest.mark.slow
 def test_first_checkpoint_comes_early_and_warmup_draws_survive_resume(tiny_clips, tmp_path):
     cfg = tiny_config(tiny_clips, tmp_path / "run", steps=60, learning_starts=200,
                       checkpoint_every=10_000, first_checkpoint=30, eval_every=60,
@@ -361,6 +373,7 @@ def test_game_comes_from_the_sidecars_env_id_and_a_wrong_env_is_refused(tiny_cli
         infer_game(folder, "pong")
 
 
+@pytest.mark.slow
 def test_cli_warnings_are_one_line_and_resume_without_a_run_is_one_line(tiny_clips, tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "train_lfo.py"), "--videos", str(tiny_clips),
@@ -384,6 +397,7 @@ def test_cli_warnings_are_one_line_and_resume_without_a_run_is_one_line(tiny_cli
     assert "cannot resume" in result.stderr
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_metrics(tiny_clips, tmp_path):
     """End-to-end determinism: two runs with one seed log the same losses and returns."""
     import csv

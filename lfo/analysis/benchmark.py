@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from lfo.algorithms.methods import ORACLE_NOTE, get_method
+from lfo.analysis import plots
 from lfo.loop.config import config_from_dict, load_run_config
 from lfo.loop.trainer import train
 
@@ -221,8 +222,6 @@ def write_outputs(
     """Write ``results.md``, ``results.json`` and ``learning_curves.png`` in ``out``; with
     ``json_path``, also the JSON there and the table and plot beside it (``.md``, ``.png``),
     small files meant to be committed (``out`` holds the runs' checkpoints)."""
-    from lfo.analysis import plots
-
     out.mkdir(parents=True, exist_ok=True)
     table = markdown_table(rows)
     notes = (

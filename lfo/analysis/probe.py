@@ -24,6 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from lfo.data.features import clip_features
+from lfo.data.video import write_clip
+from lfo.demonstrations.experts import make_expert
+from lfo.envs.games import get_game, make_raw_env
+
 #: privileged variables probed per game
 PROBE_VARIABLES: dict[str, tuple[str, ...]] = {
     "carracing": ("speed", "heading", "offset"),
@@ -106,9 +111,6 @@ def record_probe_episode(
     game: str, *, seed: int, skill: float, max_steps: int | None = None
 ) -> ProbeEpisode:
     """Play one seeded episode with the scripted expert, keeping frames and targets."""
-    from lfo.demonstrations.experts import make_expert
-    from lfo.envs.games import get_game, make_raw_env
-
     name = get_game(game).name
     env = make_raw_env(name)
     expert = make_expert(name, skill=skill, seed=seed)
@@ -162,9 +164,6 @@ def build_probe_set(cfg: ProbeSetConfig, out: Path, *, progress: bool = True) ->
     An episode is re-recorded when its clip or targets file is missing or unreadable.
     Returns the clip paths in seed order.
     """
-    from lfo.data.video import write_clip
-    from lfo.envs.games import get_game
-
     spec = get_game(cfg.game)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -294,8 +293,6 @@ def probe_encoder(
     encoder, clips: Sequence, game: str, *, cache_dir: Path | None, preprocess=None
 ) -> ProbeResult:
     """Features of every probe clip (cached), aligned with its targets, then ridge R^2."""
-    from lfo.data.features import clip_features
-
     feats, targets = [], []
     for clip in clips:
         f = clip_features(clip, encoder, game, cache_dir, preprocess=preprocess)

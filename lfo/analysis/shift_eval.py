@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from lfo.analysis.plots import _pyplot
 from lfo.data.features import encoder_view
 from lfo.data.shifts import env_shifts, get_env_shift
 from lfo.envs.evaluate import EvalResult, evaluate, normalised_score
@@ -163,8 +164,6 @@ def markdown_table(result: dict[str, Any]) -> str:
 
 def bar_chart(result: dict[str, Any], path: Path) -> Path:
     """Grouped bars (one group per row, one bar per mode), std error bars, in-dist. lines."""
-    from lfo.analysis.plots import _pyplot
-
     plt = _pyplot()
     rows, modes = result["rows"], result["modes"]
     x = np.arange(len(rows))

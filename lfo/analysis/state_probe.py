@@ -25,6 +25,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from encoders.state_data import BEHAVIOURS, play_episode
+from encoders.state_estimator import r2_per_variable, rmse_per_variable
+from lfo.analysis.probe import ridge_fit
+from lfo.data.features import clip_features, encoder_view
+from lfo.data.shifted_videos import apply_video_shift
+from lfo.data.video import probe_files, scan_folder, write_clip
+from lfo.demonstrations.privileged_clips import clip_states
+from lfo.envs.privileged import state_variables
+
 #: seeds of the probe's rollouts (the estimator trains on 5,000,000+ with 160 episodes)
 MIX_SEED_BASE = 6_000_000
 FIT_SEED_BASE = 6_100_000
@@ -45,9 +54,6 @@ def record_state_clips(game: str, out: Path, *, seed: int, episodes: int, max_st
 
     Reuses clips already in ``out``. Behaviours cycle through all but the full expert.
     """
-    from encoders.state_data import BEHAVIOURS, play_episode
-    from lfo.data.video import write_clip
-
     behaviours = [b for b in BEHAVIOURS if b.skill != 1.0]
     out.mkdir(parents=True, exist_ok=True)
     clips = []
@@ -66,9 +72,6 @@ def record_state_clips(game: str, out: Path, *, seed: int, episodes: int, max_st
 
 def expert_state_clips(videos: str | Path, game: str) -> list[LabelledClip]:
     """The shipped clips with their replayed states (EVALUATION ONLY: reads the actions)."""
-    from lfo.data.video import scan_folder
-    from lfo.demonstrations.privileged_clips import clip_states
-
     clips = []
     for clip in scan_folder(videos).clips:
         states, valid = clip_states(clip.path, game)
@@ -80,8 +83,6 @@ def shift_set(clips: list[LabelledClip], root: Path, shift: str) -> list[Labelle
     """The same clips under a video shift (:mod:`lfo.data.shifted_videos`), with the states of
     the original clip of the same relative path (frame counts must still match: shifts
     that re-time clips change them and are refused by :func:`encode_clips`)."""
-    from lfo.data.shifted_videos import apply_video_shift
-
     shifted = apply_video_shift(root, shift, progress=False)
     out = []
     for clip in clips:
@@ -92,9 +93,6 @@ def shift_set(clips: list[LabelledClip], root: Path, shift: str) -> list[Labelle
 
 def encode_clips(encoder, clips: list[LabelledClip], game: str) -> list[np.ndarray]:
     """Features of each clip through the learner's decode/preprocess path (cached)."""
-    from lfo.data.features import clip_features, encoder_view
-    from lfo.data.video import probe_files
-
     view = encoder_view(encoder, game)
     infos = probe_files([c.path for c in clips])
     out = []
@@ -109,8 +107,6 @@ def encode_clips(encoder, clips: list[LabelledClip], game: str) -> list[np.ndarr
 def scores(pred: np.ndarray, target: np.ndarray, valid: np.ndarray, names: tuple[str, ...]
            ) -> dict[str, dict[str, float]]:
     """Per variable: R^2, RMSE (state units) and the target's std, over defined frames."""
-    from encoders.state_estimator import r2_per_variable, rmse_per_variable
-
     r2 = r2_per_variable(pred, target, valid)
     rmse = rmse_per_variable(pred, target, valid)
     std = np.sqrt(np.nanvar(np.where(valid, target, np.nan), axis=0))
@@ -120,8 +116,6 @@ def scores(pred: np.ndarray, target: np.ndarray, valid: np.ndarray, names: tuple
 
 def ridge_readout(feats: list[np.ndarray], clips: list[LabelledClip], l2: float = 1e-3):
     """A ridge map from features to every state variable, fitted on defined frames."""
-    from lfo.analysis.probe import ridge_fit
-
     x = np.concatenate(feats).astype(np.float64)
     y = np.concatenate([c.states for c in clips]).astype(np.float64)
     v = np.concatenate([c.valid for c in clips])
@@ -138,8 +132,6 @@ def probe_state_encoder(encoder, game: str, sets: dict[str, list[LabelledClip]],
                         fit: list[LabelledClip] | None) -> dict[str, dict]:
     """Scores of ``encoder`` on each set: direct for a state estimator, else a ridge
     readout fitted on ``fit``."""
-    from lfo.envs.privileged import state_variables
-
     names = tuple(v.name for v in state_variables(game))
     if encoder.spec.outputs is not None:
         readout, how = (lambda f: f), "direct (the encoder's own state estimate)"

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from encoders.registry import preprocess_from_dict
+from lfo.data.files import file_digest
 from lfo.data.preprocess import Preprocess
 from lfo.data.video import ClipInfo, iter_frame_chunks
 from lfo.envs.games import get_game
@@ -27,15 +29,6 @@ from lfo.envs.games import get_game
 #: bump when the way features are computed changes (invalidates every cache file)
 CACHE_VERSION = 1
 DEFAULT_CACHE = Path(".cache/features")
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's content (the cache key does not depend on its name or mtime)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def iter_stacked_chunks(
@@ -185,6 +178,4 @@ def encoder_view(encoder, game: str) -> Preprocess:
 
     Clips and the agent's live frames must both go through this view.
     """
-    from encoders.registry import preprocess_from_dict
-
     return preprocess_from_dict(encoder.spec.preprocess, game)

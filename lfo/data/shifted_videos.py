@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from lfo.data.features import file_digest
+from lfo.data.files import file_digest
 from lfo.data.shifts import (
     DEMO_SHIFTS,
     FOLDER_SHIFTS,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lfo.data.features import file_digest
+from lfo.data.files import file_digest
 from lfo.data.sidecar import sidecar_path
 from lfo.data.video import resample_indices
 from lfo.envs.games import get_game, make_raw_env

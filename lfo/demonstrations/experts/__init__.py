@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from lfo.demonstrations.experts.base import ScriptedExpert
+from lfo.envs.games import get_game
 
 #: game -> "module:Class" (imported on demand so one game's expert never blocks another)
 _EXPERTS = {
@@ -22,8 +23,6 @@ def make_expert(game: str, *, skill: float = 1.0, seed: int = 0,
                 lapse_steps: int = 4) -> ScriptedExpert:
     """The scripted expert for ``game`` (short name, as in :mod:`lfo.envs.games`); ``skill`` and
     ``lapse_steps`` as in :class:`ScriptedExpert`."""
-    from lfo.envs.games import get_game
-
     name = get_game(game).name
     if name not in _EXPERTS:
         raise ValueError(f"no scripted expert for {name!r}; experts: {', '.join(_EXPERTS)}")
