@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 import encoders
+from encoders.clip_features import clip_features, encoder_view
 from experiments.measure_idm_on_expert_pairs import fit
 from lfo.algorithms.oracle import expert_pair_actions
 from lfo.analysis.label_audit import audit
-from lfo.data.features import clip_features, encoder_view
 from lfo.data.video import scan_folder
 from lfo.envs.games import make_env
 

@@ -22,9 +22,9 @@ import torch
 from torch.nn import functional as F
 
 import encoders
+from encoders.clip_features import clip_features, encoder_view
 from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
 from lfo.algorithms.oracle import align_actions
-from lfo.data.features import clip_features, encoder_view
 from lfo.data.video import scan_folder
 from lfo.demonstrations.labels import read_expert_actions
 

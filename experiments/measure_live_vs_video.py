@@ -3,7 +3,7 @@
 Plays one scripted-expert episode, encodes its frames two ways, and compares them:
 * live: through the env wrapper the agent acts with (Preprocess + frame stack), then the encoder;
 * video: the same frames written as the recorder writes clips (H.264), decoded and encoded
-  by the trainer's clip path (``lfo.data.features.compute_clip_features``).
+  by the trainer's clip path (``encoders.clip_features.compute_clip_features``).
 Reports the per-frame feature distance live vs video next to the distance between
 consecutive frames, and how well a logistic regression tells live from video features
 (0.5 = indistinguishable). Run: ``OMP_NUM_THREADS=1 python experiments/measure_live_vs_video.py
@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import encoders  # noqa: E402
+from encoders.clip_features import compute_clip_features, encoder_view  # noqa: E402
 from encoders.registry import default_encoder  # noqa: E402
-from lfo.data.features import compute_clip_features, encoder_view  # noqa: E402
 from lfo.data.video import read_clip, scan_folder, write_clip  # noqa: E402
 from lfo.demonstrations.recorder import RecordConfig, record_episode  # noqa: E402
 from lfo.envs.games import get_game  # noqa: E402

@@ -8,7 +8,7 @@
 
 Writes <run>/shift_eval/shift_eval.{md,png,json} (or --out DIR): per row the mean +- std
 return over the episode seeds, greedy and sampled, and its ratio to the in-distribution
-return. Env shifts come from lfo.data.shifts; --video-runs adds runs trained with
+return. Env shifts come from lfo.shifts.registry; --video-runs adds runs trained with
 `train_lfo.py --video-shift NAME`, evaluated in-distribution on the same seeds.
 """
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 from lfo.analysis.shift_eval import MODES, ShiftEvalConfig, markdown_table, shift_eval  # noqa: E402
-from lfo.data.shifts import describe_all  # noqa: E402
+from lfo.shifts.registry import describe_all  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from lfo.algorithms import iq
-from lfo.algorithms.agent import SoftQAgent, SoftQConfig, Transitions
+from lfo.algorithms.agent import SoftQAgent, SoftQConfig
+from lfo.data.transitions import Transitions
 
 
 def make_batches(n=16, d=5, a=3, seed=0, expert_actions=True):

@@ -24,7 +24,6 @@ import pytest
 import torch
 from test_train import tiny_clips, tiny_config  # noqa: F401  (shared tiny CarRacing clips)
 
-from lfo.algorithms.agent import Transitions
 from lfo.algorithms.bc import bc_loss
 from lfo.algorithms.gaifo import (
     Discriminator,
@@ -35,7 +34,7 @@ from lfo.algorithms.gaifo import (
 )
 from lfo.algorithms.methods import METHODS, ORACLE_NOTE, build_learner, get_method
 from lfo.algorithms.oracle import align_actions
-from lfo.data.transitions import ExpertPairs
+from lfo.data.transitions import ExpertPairs, Transitions
 from lfo.testing.chain import (
     ChainMDP,
     ChainRunConfig,

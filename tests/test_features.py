@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from encoders.clip_features import cache_key, clip_features, iter_stacked_chunks
 from encoders.registry import build_conv
-from lfo.data.features import cache_key, clip_features, iter_stacked_chunks
 from lfo.data.video import probe_files, read_clip, write_clip
 from lfo.envs.games import get_game
 

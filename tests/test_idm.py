@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from lfo.algorithms.agent import Transitions
 from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
+from lfo.data.transitions import Transitions
 
 D, A = 6, 4
 # action a adds the step STEPS[a] to the state; actions 2 and 3 have the same effect

@@ -1,6 +1,6 @@
 """Distribution-shift robustness tests.
 
-GIVEN each named shift (lfo.data.shifts), THEN it changes what it says it changes (decoded
+GIVEN each named shift (lfo.shifts.registry), THEN it changes what it says it changes (decoded
 size, aspect, frame rate and frame order, pixel statistics, compression error, the
 simulator's parameters, the demonstrators' skill); the feature pipeline and the trainer
 run on every shifted folder; scripts/shift_eval.py writes its table, chart and JSON; and
@@ -18,9 +18,15 @@ import numpy as np
 import pytest
 from conftest import decode_index, index_frames
 
-import lfo.data.shifted_videos as shifted_videos
-from lfo.data.shifted_videos import MANIFEST, apply_video_shift
-from lfo.data.shifts import (
+import lfo.shifts.folders as shifted_videos
+from lfo.data.sidecar import read_metadata
+from lfo.data.video import read_clip, scan_folder, write_clip
+from lfo.demonstrations.recorder import ACTIONS_KEY, RecordConfig, record_videos
+from lfo.envs.evaluate import DEMO_SEED_BASE
+from lfo.envs.games import make_env, make_raw_env
+from lfo.loop.config import TRAIN_SEED_BASE
+from lfo.shifts.folders import MANIFEST, apply_video_shift
+from lfo.shifts.registry import (
     DEMO_SHIFTS,
     FOLDER_SHIFTS,
     UNSEEN_TRACK_SEED_BASE,
@@ -33,12 +39,6 @@ from lfo.data.shifts import (
     letterbox_size,
     retime,
 )
-from lfo.data.sidecar import read_metadata
-from lfo.data.video import read_clip, scan_folder, write_clip
-from lfo.demonstrations.recorder import ACTIONS_KEY, RecordConfig, record_videos
-from lfo.envs.evaluate import DEMO_SEED_BASE
-from lfo.envs.games import make_env, make_raw_env
-from lfo.loop.config import TRAIN_SEED_BASE
 
 ROOT = Path(__file__).resolve().parents[1]
 N_FRAMES = 30  # index-coded frames 0-31 differ in red only (survives two encodings)
@@ -183,7 +183,7 @@ def test_shifted_folders_are_cached_by_content(source, shifted, tmp_path):
 
 def test_feature_pipeline_runs_on_every_shifted_folder(shifted):
     import encoders
-    from lfo.data.features import clip_features
+    from encoders.clip_features import clip_features
 
     encoder = encoders.load("pixels-carracing")
     for name, folder in shifted.items():
@@ -399,7 +399,7 @@ def test_toy_agent_learns_from_frame_rate_and_colour_shifted_videos(shift):
 
 
 def test_nohud_blacks_out_exactly_the_hud_rows():
-    from lfo.data.shifts import black_bottom
+    from lfo.shifts.registry import black_bottom
 
     frame = np.full((96, 96, 3), 200, np.uint8)
     out = VIDEO_SHIFTS["nohud"].transform(np.random.default_rng(0))(frame)

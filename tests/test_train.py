@@ -364,8 +364,8 @@ def test_random_floor_is_measured_in_the_agents_world(tiny_clips, tmp_path, monk
 
 
 def test_game_comes_from_the_sidecars_env_id_and_a_wrong_env_is_refused(tiny_clips, tmp_path):
-    from lfo.data.clips import infer_game
     from lfo.data.video import scan_folder
+    from lfo.demonstrations.clips import infer_game
 
     folder = scan_folder(tiny_clips)
     assert infer_game(folder, None, [{"env_id": "CarRacing-v3"}] * len(folder)) == "carracing"

@@ -30,10 +30,11 @@ from pathlib import Path
 
 import torch
 
-from lfo.algorithms.agent import Transitions, atomic_torch_save
+from lfo.algorithms.agent import atomic_torch_save
 from lfo.algorithms.bc import BCPolicy
 from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
 from lfo.algorithms.learner import AgentSampler, Learner, LearnerSettings, apply_options
+from lfo.data.transitions import Transitions
 
 
 @dataclass

@@ -18,7 +18,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lfo.algorithms.agent import Transitions, atomic_torch_save, build_mlp
+from lfo.algorithms.agent import atomic_torch_save, build_mlp
+from lfo.data.transitions import Transitions
 
 
 @dataclass

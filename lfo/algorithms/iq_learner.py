@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from lfo.algorithms import iq
-from lfo.algorithms.agent import SoftQAgent, SoftQConfig, Transitions, atomic_torch_save
+from lfo.algorithms.agent import SoftQAgent, SoftQConfig, atomic_torch_save
 from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
 from lfo.algorithms.learner import (
     AgentSampler,
@@ -26,6 +26,7 @@ from lfo.algorithms.learner import (
     load_rng,
     save_rng,
 )
+from lfo.data.transitions import Transitions
 
 #: method name -> IQ variant (lfo.algorithms.iq.VARIANTS)
 IQ_METHODS = {"iq-idm": "idm", "iq-state-only": "state-only", "oracle-iq": "actions"}

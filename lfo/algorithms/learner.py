@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from tyro.conf import Suppress
 
-from lfo.algorithms.agent import Transitions
+from lfo.data.transitions import Transitions
 
 #: draws a fresh batch of n agent transitions from the replay (the loop's own generator)
 AgentSampler = Callable[[int], Transitions]

@@ -1,2 +1,2 @@
 """Analysis: benchmarks over methods and seeds, probes of encoders, the IDM label audit,
-distribution-shift evaluation, clip inspection and plots."""
+distribution-shift evaluation and clip inspection."""

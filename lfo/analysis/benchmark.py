@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from lfo.algorithms.methods import ORACLE_NOTE, get_method
-from lfo.analysis import plots
+from lfo.loop import plots
 from lfo.loop.config import config_from_dict, load_run_config
 from lfo.loop.trainer import train
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lfo.data.features import clip_features
+from encoders.clip_features import clip_features
 from lfo.data.video import write_clip
 from lfo.demonstrations.experts import make_expert
 from lfo.envs.games import get_game, make_raw_env

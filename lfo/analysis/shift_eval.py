@@ -3,7 +3,7 @@
 :func:`shift_eval` loads a run folder written by :class:`lfo.loop.trainer.Trainer` (its
 ``config.json`` and ``checkpoint/``), evaluates the agent in its own world
 ("in-distribution": the run's env options, evaluation seeds 0..N-1) and under each named
-env shift of its game (:func:`lfo.data.shifts.env_shifts`), greedy and sampled, and reports per
+env shift of its game (:func:`lfo.shifts.registry.env_shifts`), greedy and sampled, and reports per
 row the mean +- std return over the episode seeds and its ratio to the in-distribution
 return. Runs trained from *shifted videos* (``train_lfo.py --video-shift fps25``) can be
 added with ``video_runs``: each is evaluated in-distribution on the same seeds, and its
@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from lfo.analysis.plots import _pyplot
-from lfo.data.features import encoder_view
-from lfo.data.shifts import env_shifts, get_env_shift
+from encoders.clip_features import encoder_view
 from lfo.envs.evaluate import EvalResult, evaluate, normalised_score
+from lfo.loop.plots import _pyplot
 from lfo.loop.policy import RunPolicy, load_run
+from lfo.shifts.registry import env_shifts, get_env_shift
 
 MODES = ("greedy", "sampled")
 
@@ -40,7 +40,7 @@ class ShiftEvalConfig:
     run: Path
     """Run folder (``config.json`` + ``checkpoint/``) of the agent trained on clean videos."""
     shifts: tuple[str, ...] | None = None
-    """Env shift names (default: every shift of the run's game, see ``lfo.data.shifts``)."""
+    """Env shift names (default: every shift of the run's game, see ``lfo.shifts.registry``)."""
     episodes: int = 10
     """Episodes (seeds) per row and mode."""
     modes: tuple[str, ...] = MODES

@@ -1,3 +1,3 @@
-"""Data in: clip folders and their sidecars, decoding, one preprocessing for video and env,
-encoded feature sequences (cached), the expert's (s, s') pairs and the agent's replay
-buffer, and the named distribution shifts of videos and demonstrators."""
+"""Data in, at the bottom of the flow: clip folders and decoding, one preprocessing for
+video and env, sidecars (without the recorded actions), file digests, and the transitions
+learners train on (the expert's (s, s') pairs and the agent's replay buffer)."""

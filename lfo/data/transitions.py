@@ -11,8 +11,44 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from lfo.algorithms.agent import Transitions
+
+@dataclass
+class Transitions:
+    """A batch of transitions on feature vectors.
+
+    ``action`` is optional for expert data: integer labels (N,), a label distribution
+    (N, A), or None (state-only). ``done`` marks true termination only (float 0/1).
+    """
+
+    obs: Tensor
+    next_obs: Tensor
+    done: Tensor
+    action: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        n = self.obs.shape[0]
+        if self.next_obs.shape != self.obs.shape:
+            raise ValueError(
+                f"obs {tuple(self.obs.shape)} and next_obs {tuple(self.next_obs.shape)} differ"
+            )
+        if self.done.shape != (n,):
+            raise ValueError(f"done must have shape ({n},), got {tuple(self.done.shape)}")
+        if self.action is not None and self.action.shape[0] != n:
+            raise ValueError(f"action has {self.action.shape[0]} rows, obs has {n}")
+
+    def __len__(self) -> int:
+        return self.obs.shape[0]
+
+    def to(self, device: torch.device | str) -> Transitions:
+        """The same batch on ``device``."""
+        return Transitions(
+            obs=self.obs.to(device),
+            next_obs=self.next_obs.to(device),
+            done=self.done.to(device),
+            action=None if self.action is None else self.action.to(device),
+        )
 
 
 @dataclass

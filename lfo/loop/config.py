@@ -90,7 +90,7 @@ class TrainConfig:
     same lower rate, so an expert pair spans the same time as one agent step."""
     video_shift: str | None = None
     """Train from a shifted copy of the videos (fps25, up2x, mixed-skill...; see
-    lfo.data.shifts), built once under .cache/shifted/."""
+    lfo.shifts.registry), built once under .cache/shifted/."""
     progress: bool = True
     """Show a tqdm progress bar."""
     resume: bool = False

@@ -1,6 +1,6 @@
 """The online learning-from-video loop: state-only IQ-Learn on frozen encoder features.
 
-Data flow: clips -> :func:`lfo.data.features.clip_features` (cached) -> expert pairs
+Data flow: clips -> :func:`encoders.clip_features.clip_features` (cached) -> expert pairs
 ``(z_t, z_t+1)``; the agent plays the env through the same Preprocess + encoder and
 stores ``(z, a, z', done)``; each env step after ``learning_starts`` does one update of
 the run's learner (:mod:`lfo.algorithms.methods`: by default IQ-Learn, whose ``idm`` variant also
@@ -30,17 +30,15 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 import encoders
+from encoders.clip_features import clip_features, encoder_view
 from encoders.privileged import is_privileged
 from encoders.registry import check_encoder_fits, default_encoder
 from lfo.algorithms.exploration import EzGreedy
 from lfo.algorithms.methods import Learner, build_learner, get_method
 from lfo.algorithms.oracle import expert_pair_actions  # oracles only: reads the labels on call
-from lfo.analysis import plots
-from lfo.data.clips import clip_metadata, expert_return, infer_game, warn_on_mismatch
-from lfo.data.features import clip_features, encoder_view
-from lfo.data.shifted_videos import apply_video_shift
 from lfo.data.transitions import ExpertPairs, ReplayBuffer
 from lfo.data.video import scan_folder, write_clip
+from lfo.demonstrations.clips import clip_metadata, expert_return, infer_game, warn_on_mismatch
 from lfo.demonstrations.privileged_clips import clip_states  # privileged rung only
 from lfo.envs.evaluate import (
     EVAL_SEEDS,
@@ -50,10 +48,12 @@ from lfo.envs.evaluate import (
     random_policy,
 )
 from lfo.envs.games import get_game, make_env
+from lfo.loop import plots
 from lfo.loop.checkpoint import read_checkpoint, write_checkpoint
 from lfo.loop.config import TRAIN_SEED_BASE, TrainConfig
 from lfo.loop.logs import CsvLog, drop_rows_after, say, sigterm_as_interrupt, write_rows
 from lfo.loop.policy import EncodedPolicy, FeatureNormalizer
+from lfo.shifts.folders import apply_video_shift
 
 #: how runs on the ideal encoder (``--encoder state-<game>``) are marked in labels and tables
 PRIVILEGED_NOTE = "PRIVILEGED: reads the simulator's state"

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lfo.algorithms.agent import SoftQAgent, SoftQConfig, Transitions
+from lfo.algorithms.agent import SoftQAgent, SoftQConfig
 from lfo.algorithms.iq_learner import IQLearner
 from lfo.algorithms.learner import Learner, LearnerSettings
+from lfo.data.transitions import Transitions
 
 LEFT, STAY, RIGHT = 0, 1, 2
 

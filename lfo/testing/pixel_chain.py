@@ -7,7 +7,7 @@ bright dot on a dark strip at x proportional to s) and seen through the same ste
 real pipeline, scaled down:
 
 * the expert's episodes become "videos" (one frame per step at :attr:`PixelChain.fps`),
-  optionally passed through a video shift of :mod:`lfo.data.shifts` (the same functions the
+  optionally passed through a video shift of :mod:`lfo.shifts.registry` (the same functions the
   real clips go through);
 * "decoding" resizes every frame to the native size and re-times the clip to the control
   rate with :func:`lfo.data.video.resample_indices`, exactly as
@@ -37,12 +37,12 @@ import cv2
 import numpy as np
 import torch
 
-from lfo.algorithms.agent import SoftQAgent, SoftQConfig, Transitions
+from lfo.algorithms.agent import SoftQAgent, SoftQConfig
 from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
-from lfo.data.shifts import Clip, clip_rng, shift_clip
-from lfo.data.transitions import ExpertPairs
+from lfo.data.transitions import ExpertPairs, Transitions
 from lfo.data.video import resample_indices
 from lfo.loop.policy import FeatureNormalizer
+from lfo.shifts.registry import Clip, clip_rng, shift_clip
 from lfo.testing.chain import RIGHT, ChainMDP
 
 
@@ -108,7 +108,7 @@ class ToyRunConfig:
     """One training run on the pixel chain."""
 
     video_shift: str | None = None
-    """Video shift applied to the expert clips (a :data:`lfo.data.shifts.VIDEO_SHIFTS` name)."""
+    """Video shift applied to the expert clips (a :data:`lfo.shifts.registry.VIDEO_SHIFTS` name)."""
     env_steps: int = 1000
     """Online interaction steps (one update per step after warm-up)."""
     warmup: int = 50

@@ -6,10 +6,10 @@ Three registries, each entry a named, documented setting:
 * :data:`VIDEO_SHIFTS`: the video domain (resolution, aspect, frame rate, compression,
   colours, crop). Each is a pure function on a clip ``(frames, fps) -> (frames, fps)``;
   :func:`shift_clip` applies one to a clip in memory and
-  :func:`lfo.data.shifted_videos.apply_video_shift` to a whole folder of clip files.
+  :func:`lfo.shifts.folders.apply_video_shift` to a whole folder of clip files.
 * :data:`DEMO_SHIFTS`: the demonstrators. The folder's expert clips are mixed with clips
   recorded by weaker players (the scripted experts at a lower ``skill``, or random play),
-  recorded on demand by :mod:`lfo.data.shifted_videos`.
+  recorded on demand by :mod:`lfo.shifts.folders`.
 * :func:`env_shifts`: the game itself, per game: option sets for
   :func:`lfo.envs.games.make_env` (CarRacing colours, Atari sticky actions, ROM modes and
   difficulties) and the episode seeds to evaluate on (CarRacing tracks never used

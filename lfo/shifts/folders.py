@@ -1,14 +1,14 @@
 """Shifted copies of a folder of clips, built once and cached on disk.
 
 ``apply_video_shift("videos/carracing", "fps25")`` decodes every clip, applies the named
-video shift (:data:`lfo.data.shifts.VIDEO_SHIFTS`) chunk by chunk and writes the result, with
+video shift (:data:`lfo.shifts.registry.VIDEO_SHIFTS`) chunk by chunk and writes the result, with
 each clip's sidecar metadata and the shift's settings, into
 ``.cache/shifted/<shift>-<key>/``. The key hashes the shift's settings and the source
 clips' *content*, so a second call returns the same folder at once and any change builds
 a new one. Sidecars are read through :func:`lfo.data.sidecar.read_metadata`, which drops the
 expert actions: a shifted folder carries none of them for the copied clips.
 
-Demonstrator shifts (:data:`lfo.data.shifts.DEMO_SHIFTS`) link the source clips unchanged and
+Demonstrator shifts (:data:`lfo.shifts.registry.DEMO_SHIFTS`) link the source clips unchanged and
 add clips recorded on demand by the scripted expert at a lower skill
 (:mod:`lfo.demonstrations.recorder`), on env seeds that no source clip uses.
 """
@@ -26,7 +26,11 @@ import numpy as np
 from tqdm import tqdm
 
 from lfo.data.files import file_digest
-from lfo.data.shifts import (
+from lfo.data.sidecar import read_metadata, sidecar_path
+from lfo.data.video import ClipFolder, ClipInfo, iter_frame_chunks, scan_folder, write_clip
+from lfo.demonstrations.recorder import RecordConfig, record_videos
+from lfo.envs.games import get_game
+from lfo.shifts.registry import (
     DEMO_SHIFTS,
     FOLDER_SHIFTS,
     VIDEO_SHIFTS,
@@ -34,10 +38,6 @@ from lfo.data.shifts import (
     VideoShift,
     clip_rng,
 )
-from lfo.data.sidecar import read_metadata, sidecar_path
-from lfo.data.video import ClipFolder, ClipInfo, iter_frame_chunks, scan_folder, write_clip
-from lfo.demonstrations.recorder import RecordConfig, record_videos
-from lfo.envs.games import get_game
 
 #: bump when the way shifted folders are made changes (invalidates every cached folder)
 SHIFTED_VERSION = 1
@@ -65,7 +65,7 @@ def apply_video_shift(
 
     Args:
         src_dir: folder of clips (searched recursively, as :func:`lfo.data.video.scan_folder`).
-        shift: a name in :data:`lfo.data.shifts.FOLDER_SHIFTS` (video or demonstrator shift).
+        shift: a name in :data:`lfo.shifts.registry.FOLDER_SHIFTS` (video or demonstrator shift).
         dst_dir: where to write; default ``<cache_root>/<shift>-<key>``. A folder that
             exists without this shift's manifest is never overwritten.
         cache_root: root of the default destinations (default :data:`DEFAULT_CACHE`).
