@@ -167,13 +167,21 @@ class Encoder(nn.Module):
         return np.concatenate(out).astype(np.float32, copy=False)
 
 
-#: where shipped weights live, and the SHA-256 of each shipped file
+#: where shipped weights live
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-MANIFEST = WEIGHTS_DIR / "MANIFEST.json"
+#: the file beside shipped weights that records each one's SHA-256
+MANIFEST_NAME = "MANIFEST.json"
+
+
+def manifest_digest(path: Path) -> str | None:
+    """The SHA-256 recorded for a weights file in the manifest beside it (None if none)."""
+    manifest = path.parent / MANIFEST_NAME
+    return json.loads(manifest.read_text()).get(path.name) if manifest.exists() else None
 
 
 def write_manifest_entry(path: Path) -> None:
-    """Record a shipped weights file's SHA-256 in ``MANIFEST.json``."""
-    data = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+    """Record a weights file's SHA-256 in the ``MANIFEST.json`` beside it."""
+    manifest = path.parent / MANIFEST_NAME
+    data = json.loads(manifest.read_text()) if manifest.exists() else {}
     data[path.name] = file_digest(path)
-    atomic_write_text(MANIFEST, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(manifest, json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -20,7 +20,6 @@ Names:
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,13 @@ from typing import Any
 import torch
 
 from encoders.base import (
-    MANIFEST,
+    MANIFEST_NAME,
     WEIGHTS_DIR,
     Encoder,
     EncoderError,
     EncoderSpec,
     lists_to_tuples,
+    manifest_digest,
     preprocess_dict,
     restore_checkpoint,
     spec_id,
@@ -196,10 +196,10 @@ def _load_shipped(name: str) -> Encoder:
             f"shipped encoder weights {path} are missing; they ship with the package "
             f"(re-create them with: {_RECREATE[path.name]})"
         )
-    expected = json.loads(MANIFEST.read_text()).get(path.name) if MANIFEST.exists() else None
+    expected = manifest_digest(path)
     if expected is not None and file_digest(path) != expected:
         raise EncoderError(
-            f"default encoder weights {path} are corrupt (SHA-256 differs from {MANIFEST.name}); "
+            f"default encoder weights {path} are corrupt (SHA-256 differs from {MANIFEST_NAME}); "
             f"restore the file or re-create it with: {_RECREATE[path.name]}"
         )
     return load_checkpoint(path, name=name)

@@ -38,7 +38,10 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import numpy as np  # noqa: E402
 
-from encoders.base import preprocess_dict  # noqa: E402
+from encoders.base import (
+    preprocess_dict,  # noqa: E402
+    write_manifest_entry,  # noqa: E402
+)
 from encoders.pretrain import (  # noqa: E402
     CARRACING_PLAY_PROBS,
     Episodes,
@@ -50,7 +53,7 @@ from encoders.pretrain import (  # noqa: E402
     pretrain,
     view,
 )
-from encoders.registry import save_checkpoint, write_manifest_entry  # noqa: E402
+from encoders.registry import save_checkpoint  # noqa: E402
 
 #: per-game defaults of the shipped runs
 GAME_DEFAULTS = {

@@ -1,8 +1,10 @@
-"""Shared fixtures: small synthetic clips written to tmp_path."""
+"""Shared fixtures: synthetic clips written to tmp_path, and tiny recorded CarRacing clips
+made once per session."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,3 +55,15 @@ def clip_factory(tmp_path):
         return write_clip(path, index_frames(n, *size), fps)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_clips(tmp_path_factory) -> Path:
+    """Two 60-step CarRacing expert clips (seeds 10000, 10001) with real sidecars, recorded
+    once per session and shared by the trainer, baseline and shift tests (read-only)."""
+    from lfo.demonstrations.recorder import RecordConfig, record_videos
+
+    out = tmp_path_factory.mktemp("clips") / "carracing"
+    record_videos(RecordConfig(game="carracing", episodes=2, out=out, max_steps=60),
+                  progress=False)
+    return out

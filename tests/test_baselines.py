@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_train import tiny_clips, tiny_config  # noqa: F401  (shared tiny CarRacing clips)
+from test_train import tiny_config
 
 from lfo.algorithms.bc import bc_loss
 from lfo.algorithms.gaifo import (

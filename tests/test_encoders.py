@@ -11,6 +11,7 @@ import torch
 
 import encoders
 from encoders import EncoderError, registry
+from encoders.base import write_manifest_entry
 from encoders.registry import build_conv, load_checkpoint, save_checkpoint
 from lfo.envs.games import get_game
 
@@ -104,7 +105,6 @@ def test_missing_and_corrupt_weights_are_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(EncoderError, match="not found"):
         encoders.load(str(tmp_path / "absent.pt"))
     monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(registry, "MANIFEST", tmp_path / "MANIFEST.json")
     with pytest.raises(EncoderError, match="missing.*pretrain_state_encoder.py"):
         encoders.load("default-carracing")
     with pytest.raises(EncoderError, match="missing.*pretrain_encoder.py"):
@@ -112,7 +112,7 @@ def test_missing_and_corrupt_weights_are_clear_errors(tmp_path, monkeypatch):
     # a truncated checkpoint
     good = save_checkpoint(tmp_path / "carracing.pt", build_conv("carracing"), game="carracing",
                            preprocess=get_game("carracing").preprocess)
-    registry.write_manifest_entry(good)
+    write_manifest_entry(good)
     assert encoders.load("ssl-carracing").spec.name == "ssl-carracing"
     data = good.read_bytes()
     good.write_bytes(data[: len(data) // 2])

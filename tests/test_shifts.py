@@ -21,7 +21,7 @@ from conftest import decode_index, index_frames
 import lfo.shifts.folders as shifted_videos
 from lfo.data.sidecar import read_metadata
 from lfo.data.video import read_clip, scan_folder, write_clip
-from lfo.demonstrations.recorder import ACTIONS_KEY, RecordConfig, record_videos
+from lfo.demonstrations.recorder import ACTIONS_KEY
 from lfo.envs.evaluate import DEMO_SEED_BASE
 from lfo.envs.games import make_env, make_raw_env
 from lfo.loop.config import TRAIN_SEED_BASE
@@ -195,20 +195,11 @@ def test_feature_pipeline_runs_on_every_shifted_folder(shifted):
 
 
 # ----------------------------------------------------------------------------- demonstrators
-@pytest.fixture(scope="module")
-def car_clips(tmp_path_factory) -> Path:
-    """Two 30-step CarRacing expert clips (seeds 10000, 10001) with real sidecars."""
-    out = tmp_path_factory.mktemp("car") / "carracing"
-    record_videos(RecordConfig(game="carracing", episodes=2, out=out, max_steps=30),
-                  progress=False)
-    return out
-
-
-def test_demonstrator_shifts_add_weaker_players_on_fresh_seeds(car_clips):
-    source_seeds = {read_metadata(c.path)["seed"] for c in scan_folder(car_clips)}
+def test_demonstrator_shifts_add_weaker_players_on_fresh_seeds(tiny_clips):
+    source_seeds = {read_metadata(c.path)["seed"] for c in scan_folder(tiny_clips)}
     for name, added in (("mixed-skill", 2), ("random-mix", 1)):
         shift = DEMO_SHIFTS[name]
-        folder = apply_video_shift(car_clips, name, progress=False)
+        folder = apply_video_shift(tiny_clips, name, progress=False)
         metas = [read_metadata(c.path) for c in scan_folder(folder)]
         assert len(metas) == 2 + added
         experts = [m for m in metas if m.get("demonstrator") == "expert"]
@@ -301,7 +292,7 @@ def _load_script(name: str):
 
 @pytest.mark.slow
 def test_train_from_shifted_videos_then_shift_eval_writes_table_chart_and_json(
-    car_clips, tmp_path
+    tiny_clips, tmp_path
 ):
     from lfo.algorithms.learner import LearnerSettings
     from lfo.loop.config import TrainConfig
@@ -309,7 +300,7 @@ def test_train_from_shifted_videos_then_shift_eval_writes_table_chart_and_json(
 
     def tiny(out: Path, **kw) -> TrainConfig:
         return TrainConfig(
-            videos=str(car_clips), out=str(out), steps=100, learning_starts=50, batch_size=16,
+            videos=str(tiny_clips), out=str(out), steps=100, learning_starts=50, batch_size=16,
             learner=LearnerSettings(hidden=(16,)), eval_every=100, eval_episodes=1,
             final_eval_episodes=1, random_episodes=1, checkpoint_every=100, max_episode_steps=20,
             log_every=50,

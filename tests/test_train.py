@@ -14,20 +14,10 @@ import torch
 
 from lfo.algorithms.exploration import EzGreedy
 from lfo.algorithms.learner import LearnerSettings
-from lfo.demonstrations.recorder import RecordConfig, record_videos
 from lfo.loop.config import TrainConfig, load_run_config
 from lfo.loop.trainer import Trainer, TrainingDiverged, TrainingInterrupted, train
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_clips(tmp_path_factory) -> Path:
-    """Two 60-step CarRacing expert clips (with sidecars)."""
-    out = tmp_path_factory.mktemp("clips") / "carracing"
-    record_videos(RecordConfig(game="carracing", episodes=2, out=out, max_steps=60),
-                  progress=False)
-    return out
 
 
 def tiny_config(videos: Path, out: Path, **overrides) -> TrainConfig:

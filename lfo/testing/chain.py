@@ -101,10 +101,11 @@ class ChainRunConfig:
 
 
 def evaluate(agent: SoftQAgent | Learner, mdp: ChainMDP, greedy: bool, episodes: int,
-             seed: int) -> float:
-    """Mean env return of the agent's (or any learner's) greedy or sampled policy."""
+             seed: int, state_features: np.ndarray | None = None) -> float:
+    """Mean env return of the agent's (or any learner's) greedy or sampled policy; it sees
+    state s as ``state_features[s]`` (default: the chain's one-hot features)."""
     rng = np.random.default_rng(seed)
-    feats = mdp.features(np.arange(mdp.n))
+    feats = mdp.features(np.arange(mdp.n)) if state_features is None else state_features
     return float(
         np.mean(
             [
@@ -138,7 +139,12 @@ def train_on_chain(
 
 
 def train_learner_on_chain(
-    mdp: ChainMDP, learner: Learner, run: ChainRunConfig
+    mdp: ChainMDP,
+    learner: Learner,
+    run: ChainRunConfig,
+    *,
+    state_features: np.ndarray | None = None,
+    expert: Transitions | None = None,
 ) -> dict[str, float]:
     """Any :class:`~lfo.algorithms.learner.Learner` on the chain; returns its final metrics.
 
@@ -146,18 +152,27 @@ def train_learner_on_chain(
     ``run.warmup``; an offline learner (``interacts`` false) takes ``run.env_steps``
     updates on expert batches alone. The expert's true actions are attached to the
     expert batches only for learners with ``uses_expert_actions`` (the oracles).
+
+    The learner sees state s as ``state_features[s]`` (default: one-hot) and learns from
+    ``expert`` pairs (default: the chain expert's own, on the same features); the pixel
+    chain passes rendered-frame features and pairs decoded from (shifted) videos.
     """
     rng = np.random.default_rng(run.seed)
-    expert, expert_actions = expert_transitions(mdp, run.expert_episodes, seed=run.seed + 1)
-    if learner.uses_expert_actions:
-        expert.action = torch.from_numpy(expert_actions)
+    if expert is None:
+        expert, expert_actions = expert_transitions(mdp, run.expert_episodes,
+                                                    seed=run.seed + 1)
+        if learner.uses_expert_actions:
+            expert.action = torch.from_numpy(expert_actions)
+    elif learner.uses_expert_actions and expert.action is None:
+        raise ValueError(f"{learner.name} needs expert actions; the given pairs have none")
 
     cap = run.env_steps
     obs = np.zeros(cap, dtype=np.int64)
     act = np.zeros(cap, dtype=np.int64)
     nxt = np.zeros(cap, dtype=np.int64)
     done = np.zeros(cap, dtype=np.float32)
-    feats = torch.from_numpy(mdp.features(np.arange(mdp.n)))
+    table = mdp.features(np.arange(mdp.n)) if state_features is None else state_features
+    feats = torch.from_numpy(np.asarray(table, dtype=np.float32))
     state, t_ep, last = 0, 0, {}
     for t in range(run.env_steps):
         agent_batch = None
@@ -184,10 +199,10 @@ def train_learner_on_chain(
         last.update(learner.update(expert_batch, agent_batch, t + 1))
 
     metrics = dict(last)
-    metrics["return_greedy"] = evaluate(learner, mdp, greedy=True, episodes=5, seed=run.seed + 2)
-    metrics["return_sampled"] = evaluate(
-        learner, mdp, greedy=False, episodes=20, seed=run.seed + 3
-    )
+    metrics["return_greedy"] = evaluate(learner, mdp, greedy=True, episodes=5,
+                                        seed=run.seed + 2, state_features=table)
+    metrics["return_sampled"] = evaluate(learner, mdp, greedy=False, episodes=20,
+                                         seed=run.seed + 3, state_features=table)
     greedy = np.asarray(learner.act(feats, greedy=True))
     metrics["greedy_right_frac"] = float(np.mean(greedy[:-1] == RIGHT))
     return metrics

@@ -38,12 +38,13 @@ import numpy as np
 import torch
 
 from lfo.algorithms.agent import SoftQAgent, SoftQConfig
-from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
+from lfo.algorithms.iq_learner import IQLearner
+from lfo.algorithms.learner import LearnerSettings
 from lfo.data.transitions import ExpertPairs, Transitions
 from lfo.data.video import resample_indices
 from lfo.loop.policy import FeatureNormalizer
 from lfo.shifts.registry import Clip, clip_rng, shift_clip
-from lfo.testing.chain import RIGHT, ChainMDP
+from lfo.testing.chain import RIGHT, ChainMDP, ChainRunConfig, train_learner_on_chain
 
 
 @dataclass(frozen=True)
@@ -148,37 +149,28 @@ def expert_features(world: PixelChain, run: ToyRunConfig) -> list[np.ndarray]:
 
 
 def train_toy(world: PixelChain, run: ToyRunConfig) -> ToyAgent:
-    """Online IDM IQ-Learn on the pixel chain from (shifted) expert videos; clean env."""
-    rng = np.random.default_rng(run.seed)
+    """Online IDM IQ-Learn on the pixel chain from (shifted) expert videos; clean env.
+
+    The learner is the library's :class:`~lfo.algorithms.iq_learner.IQLearner` (an IDM
+    step on the agent's batch, soft labels on the expert pairs, one IQ step) driven by the
+    chain's own loop, :func:`lfo.testing.chain.train_learner_on_chain`."""
     torch.manual_seed(run.seed)
     raw = expert_features(world, run)
     normalizer = FeatureNormalizer.fit(np.concatenate(raw))
-    expert = ExpertPairs.from_clips([normalizer(f) for f in raw])
+    pairs = ExpertPairs.from_clips([normalizer(f) for f in raw])
+    expert = Transitions(torch.from_numpy(pairs.obs), torch.from_numpy(pairs.next_obs),
+                         torch.zeros(len(pairs)))
     table = normalizer(world.features(world.render(np.arange(world.n))))
     dim = table.shape[1]
-    cfg = SoftQConfig(**{**vars(run.agent), "obs_dim": dim, "seed": run.seed})
-    agent = SoftQAgent(cfg)
-    idm = InverseDynamicsModel(IDMConfig(dim, 3, hidden=(32,), lr=1e-2, seed=run.seed))
-    mdp, feats = world.mdp(), torch.from_numpy(table)
-
-    obs = np.zeros(run.env_steps, np.int64)
-    act, nxt = np.zeros_like(obs), np.zeros_like(obs)
-    state, t_ep, last = 0, 0, {}
-    for t in range(run.env_steps):
-        a = int(agent.act(table[state]))
-        s2, _ = mdp.step(state, a, rng)  # absorbing goal: nothing terminates
-        obs[t], act[t], nxt[t] = state, a, s2
-        t_ep += 1
-        state, t_ep = (0, 0) if t_ep >= mdp.horizon else (s2, t_ep)  # time limit: not done
-        if t + 1 < run.warmup:
-            continue
-        i = rng.integers(0, t + 1, size=run.batch_size)
-        batch = Transitions(feats[obs[i]], feats[nxt[i]], torch.zeros(run.batch_size),
-                            torch.from_numpy(act[i]))
-        last.update(idm.update(batch.obs, batch.next_obs, batch.action))
-        expert_batch = idm.label_batch(expert.sample(run.batch_size, rng), soft=True)
-        last.update(agent.update(expert_batch, batch))
-    return ToyAgent(world, agent, table, dict(last))
+    agent_config = SoftQConfig(**{**vars(run.agent), "obs_dim": dim, "seed": run.seed})
+    settings = LearnerSettings(idm_hidden=(32,), idm_lr=1e-2, idm_update_every=1,
+                               idm_soft=True).for_problem(dim, agent_config.n_actions, run.seed)
+    learner = IQLearner(settings, "idm", agent_config=agent_config)
+    chain_run = ChainRunConfig(env_steps=run.env_steps, warmup=run.warmup,
+                               batch_size=run.batch_size, seed=run.seed)
+    metrics = train_learner_on_chain(world.mdp(), learner, chain_run, state_features=table,
+                                     expert=expert)
+    return ToyAgent(world, learner.agent, table, metrics)
 
 
 def mean_return(world: PixelChain, policy, *, slip: float = 0.0, episodes: int = 50,
