@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lfo.data.files import atomic_write_text, file_digest
+from lfo.data.files import atomic_torch_save, atomic_write_text, file_digest
 
 
 class EncoderError(RuntimeError):
@@ -92,10 +92,7 @@ def write_checkpoint(path: Any, module: nn.Module, *, game: str, preprocess: Any
         "state_dict": {k: v.detach().cpu().clone() for k, v in module.state_dict().items()},
         "meta": json.loads(json.dumps(meta or {}, default=str)),
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return atomic_torch_save(payload, path)
 
 
 def restore_checkpoint(module: nn.Module, payload: dict[str, Any], *, path: Any,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from encoders.registry import preprocess_from_dict
-from lfo.data.files import file_digest
+from lfo.data.files import atomic_write, file_digest
 from lfo.data.preprocess import Preprocess
 from lfo.data.video import ClipInfo, iter_frame_chunks
 from lfo.envs.games import get_game
@@ -164,12 +163,9 @@ def clip_features(
             return feats
         warnings.warn(f"feature cache {path} is corrupt; rebuilding it", stacklevel=2)
     feats = compute_clip_features(clip, encoder, game, preprocess=pre, control_hz=control_hz)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:  # a file handle: np.savez would append ".npz" to a name
-        checksum = hashlib.sha256(feats.tobytes()).hexdigest()
-        np.savez(f, features=feats, key=key, checksum=checksum)
-    os.replace(tmp, path)
+    checksum = hashlib.sha256(feats.tobytes()).hexdigest()
+    # a file handle: np.savez would append ".npz" to a name
+    atomic_write(path, lambda f: np.savez(f, features=feats, key=key, checksum=checksum))
     return feats
 
 

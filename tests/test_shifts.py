@@ -209,7 +209,7 @@ def test_demonstrator_shifts_add_weaker_players_on_fresh_seeds(tiny_clips):
         assert all(m["skill"] < 1.0 for m in weaker)
         seeds = {m["seed"] for m in weaker}
         assert not seeds & source_seeds and min(seeds) == shift.seed_base
-        assert all(m["length"] <= 30 for m in weaker)  # capped at the experts' length
+        assert all(m["length"] <= 60 for m in weaker)  # capped at the experts' length (60)
         for clip in (folder / "experts").glob("*.json"):
             assert ACTIONS_KEY not in json.loads(clip.read_text())
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from lfo.algorithms import iq
+from lfo.data.files import atomic_torch_save
 from lfo.data.transitions import Transitions
 
 
@@ -73,20 +73,6 @@ def build_mlp(in_dim: int, out_dim: int, hidden: tuple[int, ...]) -> nn.Sequenti
         last = width
     layers.append(nn.Linear(last, out_dim))
     return nn.Sequential(*layers)
-
-
-def atomic_torch_save(obj: object, path: str | os.PathLike) -> None:
-    """torch.save to a temp file in the same folder, then os.replace (no torn files)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class SoftQAgent:

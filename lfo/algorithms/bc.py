@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lfo.algorithms.agent import atomic_torch_save, build_mlp
+from lfo.algorithms.agent import build_mlp
 from lfo.algorithms.learner import (
     Learner,
     LearnerSettings,
@@ -27,6 +27,7 @@ from lfo.algorithms.learner import (
     load_rng,
     save_rng,
 )
+from lfo.data.files import atomic_torch_save
 from lfo.data.transitions import Transitions
 
 

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import torch
 
-from lfo.algorithms.agent import atomic_torch_save
 from lfo.algorithms.bc import BCPolicy
-from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
+from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel, scheduled_idm_update
 from lfo.algorithms.learner import AgentSampler, Learner, LearnerSettings, apply_options
+from lfo.data.files import atomic_torch_save
 from lfo.data.transitions import Transitions
 
 
@@ -78,9 +78,9 @@ class BCOLearner(Learner):
         """One IDM step on agent data (on schedule), then one BC step on IDM-labelled pairs."""
         if agent is None:
             raise ValueError("bco learns its inverse dynamics from agent transitions")
-        if step % self.settings.idm_update_every == 0 or not self._idm_logs:
-            batch = agent if self.sample_agent is None else self.sample_agent(2 * len(agent))
-            self._idm_logs = self.idm.update(batch.obs, batch.next_obs, batch.action)
+        self._idm_logs = scheduled_idm_update(
+            self.idm, step, self.settings.idm_update_every, agent, self.sample_agent,
+            self._idm_logs)
         labelled = self.idm.label_batch(
             dataclasses.replace(expert, action=None), soft=self.config.labels == "soft")
         return {**self._idm_logs, **self.policy.update(labelled.obs, labelled.action)}

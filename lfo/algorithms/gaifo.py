@@ -36,8 +36,9 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lfo.algorithms import iq
-from lfo.algorithms.agent import SoftQAgent, SoftQConfig, atomic_torch_save, build_mlp
+from lfo.algorithms.agent import SoftQAgent, SoftQConfig, build_mlp
 from lfo.algorithms.learner import Learner, LearnerSettings, apply_options, load_rng, save_rng
+from lfo.data.files import atomic_torch_save
 from lfo.data.transitions import Transitions
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lfo.algorithms.agent import atomic_torch_save, build_mlp
+from lfo.algorithms.agent import build_mlp
+from lfo.data.files import atomic_torch_save
 from lfo.data.transitions import Transitions
 
 
@@ -121,3 +123,20 @@ class InverseDynamicsModel(nn.Module):
         model.net.load_state_dict(state["net"])
         model.optimizer.load_state_dict(state["optimizer"])
         return model
+
+
+def scheduled_idm_update(
+    idm: InverseDynamicsModel,
+    step: int,
+    every: int,
+    agent: Transitions,
+    sample_agent: Callable[[int], Transitions] | None,
+    last_logs: dict[str, float],
+) -> dict[str, float]:
+    """The IDM schedule shared by IQ-idm and BCO: one supervised step every ``every`` loop
+    steps (and on the first call), on a fresh batch twice the size from ``sample_agent``
+    when the loop offers one, else on the step's agent batch. Returns the latest logs."""
+    if step % every != 0 and last_logs:
+        return last_logs
+    batch = agent if sample_agent is None else sample_agent(2 * len(agent))
+    return idm.update(batch.obs, batch.next_obs, batch.action)

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from lfo.algorithms import iq
-from lfo.algorithms.agent import SoftQAgent, SoftQConfig, atomic_torch_save
-from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
+from lfo.algorithms.agent import SoftQAgent, SoftQConfig
+from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel, scheduled_idm_update
 from lfo.algorithms.learner import (
     AgentSampler,
     Learner,
@@ -26,6 +26,7 @@ from lfo.algorithms.learner import (
     load_rng,
     save_rng,
 )
+from lfo.data.files import atomic_torch_save
 from lfo.data.transitions import Transitions
 
 #: method name -> IQ variant (lfo.algorithms.iq.VARIANTS)
@@ -76,9 +77,9 @@ class IQLearner(Learner):
             raise ValueError(f"{self.name} learns online: it needs agent transitions")
         logs: dict[str, float] = {}
         if self.idm is not None:
-            if step % self.settings.idm_update_every == 0 or not self._idm_logs:
-                batch = agent if self.sample_agent is None else self.sample_agent(2 * len(agent))
-                self._idm_logs = self.idm.update(batch.obs, batch.next_obs, batch.action)
+            self._idm_logs = scheduled_idm_update(
+                self.idm, step, self.settings.idm_update_every, agent, self.sample_agent,
+                self._idm_logs)
             logs.update(self._idm_logs)
             expert = self.idm.label_batch(expert, soft=self.settings.idm_soft)
         logs.update(self.agent.update(expert, agent))

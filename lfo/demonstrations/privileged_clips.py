@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lfo.data.files import file_digest
+from lfo.data.files import atomic_write, file_digest
 from lfo.data.sidecar import sidecar_path
 from lfo.data.video import resample_indices
 from lfo.envs.games import get_game, make_raw_env
@@ -84,10 +84,7 @@ def clip_states(
     if states is None:
         states, valid = replay_states(path, game)
         if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(".tmp.npz")
-            np.savez(tmp, states=states, valid=valid)
-            tmp.replace(cached)
+            atomic_write(cached, lambda f: np.savez(f, states=states, valid=valid))
     recorded_hz = get_game(game).control_hz()
     if control_hz is not None and abs(control_hz - recorded_hz) > 1e-6:
         idx = resample_indices(len(states), recorded_hz, control_hz)

@@ -9,7 +9,6 @@ never by the learning-from-video path.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from lfo.data.files import atomic_write_text
 from lfo.data.sidecar import ACTIONS_KEY
 from lfo.data.video import write_clip
 from lfo.demonstrations.experts import make_expert
@@ -150,6 +150,4 @@ def record_videos(cfg: RecordConfig, *, progress: bool = True) -> list[dict[str,
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     # compact: a sidecar holds one action per step, and videos/ must stay small
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, separators=(",", ":")) + "\n")

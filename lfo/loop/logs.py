@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import os
 import signal
 import threading
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
+
+from lfo.data.files import atomic_write
 
 
 def say(line: str) -> None:
@@ -74,11 +75,11 @@ class CsvLog:
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
+    def write(f) -> None:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
+
+    atomic_write(path, write, mode="w")
 
 
