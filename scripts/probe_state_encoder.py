@@ -17,7 +17,7 @@ import json
 import os
 import shlex
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,6 +29,7 @@ import encoders  # noqa: E402
 from lfo.analysis.state_probe import (  # noqa: E402
     FIT_SEED_BASE,
     MIX_SEED_BASE,
+    StateProbeConfig,
     expert_state_clips,
     probe_state_encoder,
     record_state_clips,
@@ -36,36 +37,13 @@ from lfo.analysis.state_probe import (  # noqa: E402
 )
 
 
-@dataclass
-class ProbeArgs:
-    env: str = "carracing"
-    """Game with a privileged state reader."""
-    encoders: tuple[str, ...] = ("default-carracing", "ssl-carracing", "pixels-carracing")
-    """Encoders to score (registry names or checkpoint paths)."""
-    videos: str | None = None
-    """Expert clips (default videos/<env>)."""
-    mix_episodes: int = 10
-    """Learner-like held-out episodes."""
-    fit_episodes: int = 20
-    """Episodes the ridge readout of non-estimator encoders is fitted on."""
-    max_steps: int = 500
-    """Steps per probe rollout."""
-    cache: str = ".cache/state_probe"
-    """Where the probe rollouts are recorded (reused)."""
-    video_shift: str | None = None
-    """Also score both sets under this video shift (e.g. ``nohud``, ``crf40``, ``up2x``;
-    shifts that re-time clips cannot be aligned with the states)."""
-    json: str | None = None
-    """Write the results here."""
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = tyro.cli(ProbeArgs, args=argv, description=__doc__)
+    args = tyro.cli(StateProbeConfig, args=argv, description=__doc__)
     cache = Path(args.cache) / args.env
     sets = {
         "expert": expert_state_clips(args.videos or f"videos/{args.env}", args.env),
         "mix": record_state_clips(args.env, cache / "mix", seed=MIX_SEED_BASE,
-                                  episodes=args.mix_episodes, max_steps=args.max_steps),
+                                  episodes=args.mix_episodes, max_steps=args.max_episode_steps),
     }
     if args.video_shift:
         videos = args.videos or f"videos/{args.env}"
@@ -75,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                                                     args.video_shift)
     needs_fit = any(encoders.load(n).spec.outputs is None for n in args.encoders)
     fit = (record_state_clips(args.env, cache / "fit", seed=FIT_SEED_BASE,
-                              episodes=args.fit_episodes, max_steps=args.max_steps)
+                              episodes=args.fit_episodes, max_steps=args.max_episode_steps)
            if needs_fit else None)
     results = {}
     for name in args.encoders:

@@ -199,7 +199,7 @@ def test_feature_pipeline_runs_on_every_shifted_folder(shifted):
 def car_clips(tmp_path_factory) -> Path:
     """Two 30-step CarRacing expert clips (seeds 10000, 10001) with real sidecars."""
     out = tmp_path_factory.mktemp("car") / "carracing"
-    record_videos(RecordConfig(game="carracing", episodes=2, out=out, max_steps=30),
+    record_videos(RecordConfig(env="carracing", episodes=2, out=out, max_episode_steps=30),
                   progress=False)
     return out
 
@@ -322,7 +322,7 @@ def test_train_from_shifted_videos_then_shift_eval_writes_table_chart_and_json(
 
     script = _load_script("shift_eval")
     out_json = tmp_path / "result.json"
-    rc = script.main(["--run", str(tmp_path / "clean"), "--episodes", "2", "--no-progress",
+    rc = script.main(["--run", str(tmp_path / "clean"), "--eval-episodes", "2", "--no-progress",
                       "--video-runs", str(tmp_path / "fps25"), "--json", str(out_json)])
     assert rc == 0
     out = tmp_path / "clean" / "shift_eval"

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def tiny_clips(tmp_path_factory) -> Path:
     """Two 60-step CarRacing expert clips (with sidecars)."""
     out = tmp_path_factory.mktemp("clips") / "carracing"
-    record_videos(RecordConfig(game="carracing", episodes=2, out=out, max_steps=60),
+    record_videos(RecordConfig(env="carracing", episodes=2, out=out, max_episode_steps=60),
                   progress=False)
     return out
 
