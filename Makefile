@@ -22,7 +22,7 @@ train: $(STAMP)
 	$(PY) scripts/train_lfo.py --videos $(VIDEOS) $(ARGS)
 
 inspect: $(STAMP)
-	$(PY) scripts/inspect_videos.py $(VIDEOS)
+	$(PY) scripts/inspect_videos.py --videos $(VIDEOS)
 
 test: $(STAMP)
 	$(PY) -m pytest
