@@ -1,7 +1,9 @@
 """The settings of a training run: one nested dataclass, saved as ``config.json``.
 
 Every field is a command-line flag of ``scripts/train_lfo.py`` (``--steps``,
-``--learner.lr``, ``--env-options repeat_action_probability 0.0`` ...). The learner's own
+``--learner.lr``, ``--env-options repeat_action_probability 0.0`` ...). ``RunSettings``
+holds what is not a run's identity (videos, game, method, seed, budget, folder), so that
+``scripts/benchmark.py`` sets them once for all its runs (``--run.learner.lr``). The learner's own
 hyper-parameters live in :class:`lfo.algorithms.learner.LearnerSettings` (``learner``),
 declared once and passed down to the methods.
 """
@@ -121,20 +123,14 @@ class TrainConfig(RunSettings):
         return Path(self.out or f"runs/{game}-{name}{shift}-s{self.seed}")
 
 
-def config_from_dict(data: dict[str, Any], strict: bool = False, **overrides: Any) -> TrainConfig:
+def config_from_dict(data: dict[str, Any], **overrides: Any) -> TrainConfig:
     """A :class:`TrainConfig` from a saved ``config.json`` or a dict of settings.
 
     Learner settings may be nested (``{"learner": {"lr": ...}}``) or flat (``{"lr": ...}``,
     as configs saved before the nesting). Keys that are not settings (those the trainer adds
-    to ``config.json``) are ignored, or refused with ``strict``.
+    to ``config.json``) are ignored.
     """
     data = dict(data)
-    if strict:
-        known = ({f.name for f in dataclasses.fields(TrainConfig)}
-                 | {f.name for f in dataclasses.fields(LearnerSettings)})
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown setting(s) {unknown}; see scripts/train_lfo.py --help")
     learner = dict(data.get("learner") or {})
     for name in _FLAT_LEARNER_FIELDS:
         if name in data:
