@@ -1,6 +1,6 @@
 """Linear probes of an encoder's features against privileged game state, plus throughput.
 
-    OMP_NUM_THREADS=2 .venv/bin/python scripts/probe_encoder.py --env carracing \
+    OMP_NUM_THREADS=2 .venv/bin/python scripts/probe_encoder.py --env carracing \\
         --json results/encoder_probe_carracing.json
 
 Records (once, then reuses) held-out expert episodes (seeds 500 ... 519 by default, from the
