@@ -22,7 +22,7 @@ train: $(STAMP)
 	$(PY) scripts/train_lfo.py --videos $(VIDEOS) $(ARGS)
 
 inspect: $(STAMP)
-	$(PY) scripts/inspect_videos.py $(VIDEOS)
+	$(PY) scripts/inspect_videos.py --videos $(VIDEOS)
 
 # the fast set (a few minutes); test-all adds the end-to-end runs marked slow (CI runs it)
 test: $(STAMP)

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -121,23 +122,20 @@ def load_video_episodes(videos: Path, game: str, pre: Preprocess) -> list[np.nda
 
 @dataclass(frozen=True)
 class PlayConfig:
-    """The agent's exploratory play (no expert involved).
-
-    Attributes:
-        steps: total env steps.
-        episode_steps: episodes are cut after this many steps (CarRacing: keeps much of
-            the play near the road, where the car starts).
-        seed: env seed of the first episode (episode i uses ``seed + i``); keep it away
-            from the evaluation (0-9999) and video (10000+) seeds.
-        max_hold: each sampled action is held for 1..max_hold steps.
-        probs: action probabilities (``None``: uniform).
-    """
+    """The agent's exploratory play (no expert involved)."""
 
     steps: int = 30_000
+    """Total env steps of own play."""
     episode_steps: int = 300
+    """Episodes are cut after this many steps (CarRacing: keeps much of the play near the
+    road, where the car starts)."""
     seed: int = 100_000
+    """Env seed of the first episode (episode i uses seed + i); keep it away from the
+    evaluation (0-9999) and video (10000+) seeds."""
     max_hold: int = 8
+    """Each sampled action is held for 1..max_hold steps."""
     probs: tuple[float, ...] | None = None
+    """Action probabilities (None: uniform)."""
 
 
 #: CarRacing: noop, right, left, gas, brake; gas-heavy so the car gets going
@@ -175,45 +173,96 @@ def collect_play(game: str, cfg: PlayConfig, pre: Preprocess) -> tuple[list, lis
 # ----------------------------------------------------------------------------- training
 @dataclass(frozen=True)
 class PretrainConfig:
-    """Pretraining run (``scripts/pretrain_encoder.py`` builds it from flags).
+    """A pretraining run; the defaults are the shipped CarRacing recipe (game_recipe gives
+    Pong's)."""
 
-    Attributes:
-        game: ``carracing`` or ``pong``.
-        videos: folder of unlabelled clips (frames only are used).
-        view: ``default`` (the game's Preprocess) or an experimental view.
-        play: the agent's exploratory play.
-        steps: optimiser steps.
-        batch: samples per objective per step (play pairs and video pairs each).
-        lr: Adam learning rate.
-        max_gap: temporal gaps d are drawn from 1..max_gap.
-        w_idm, w_tcl, w_tdist, w_fwd, w_recon: loss weights (0 disables an objective).
-        recon_frames: frames at the end of each stack the decoder rebuilds.
-        recon_fg_weight: extra weight of pixels that differ from the background.
-        temperature: InfoNCE temperature.
-        seed: seeds torch, numpy and the play.
-        threads: torch CPU threads.
-        arch: architecture overrides (feature_dim, head, widths, center).
-    """
-
-    game: str = "carracing"
-    videos: Path = Path("videos/carracing")
+    env: Literal["carracing", "pong"] = "carracing"
+    """The game."""
+    videos: Path | None = None
+    """Folder of unlabelled clips, frames only used (default videos/<env>)."""
     view: str = "default"
-    play: PlayConfig = field(default_factory=PlayConfig)
-    steps: int = 3000
-    batch: int = 64
+    """default (the game's Preprocess) or an experimental view (nohud: the whole CarRacing
+    HUD cropped)."""
+    play: PlayConfig = field(
+        default_factory=lambda: PlayConfig(steps=12_000, probs=CARRACING_PLAY_PROBS))
+    """The agent's exploratory play."""
+    steps: int = 1000
+    """Optimiser steps (updates, not env steps)."""
+    batch: int = 32
+    """Samples per objective per step (play pairs and video pairs each)."""
     lr: float = 3e-4
+    """Adam learning rate."""
     max_gap: int = 4
+    """Temporal gaps d are drawn from 1..max_gap."""
     w_idm: float = 1.0
+    """Inverse dynamics loss weight (0 disables it)."""
     w_tcl: float = 1.0
+    """Temporal contrast loss weight (0 disables it)."""
     w_tdist: float = 1.0
+    """Temporal distance loss weight (0 disables it)."""
     w_fwd: float = 0.0
+    """Latent forward model loss weight (0 disables it)."""
     w_recon: float = 0.0
+    """Foreground reconstruction loss weight (0 disables it)."""
     recon_frames: int = 2
+    """Frames at the end of each stack the decoder rebuilds."""
     recon_fg_weight: float = 10.0
+    """Extra weight of pixels that differ from the background."""
     temperature: float = 0.1
+    """InfoNCE temperature."""
     seed: int = 0
-    threads: int = 2
-    arch: dict = field(default_factory=dict)
+    """Seeds torch, numpy and the play."""
+    threads: int = 1
+    """torch CPU threads (1 was faster than 2 on the shared 2-core machine)."""
+    feature_dim: int | None = None
+    """Feature size D (None: the game family's default architecture, 128)."""
+    head: Literal["flatten", "spatial_softmax"] | None = None
+    """flatten or spatial_softmax (each channel's expected x, y) (None: the family's
+    default: flatten for carracing, spatial_softmax for pong)."""
+    center: bool | None = None
+    """Subtract the median background frame in the encoder (None: the family's default:
+    no for carracing, yes for pong)."""
+
+    @property
+    def arch(self) -> dict[str, Any]:
+        """The architecture overrides given to build_conv (those set)."""
+        return {k: v for k, v in (("feature_dim", self.feature_dim), ("head", self.head),
+                                  ("center", self.center)) if v is not None}
+
+    @property
+    def videos_dir(self) -> Path:
+        return Path(self.videos) if self.videos is not None else Path("videos") / self.env
+
+
+@dataclass(frozen=True, kw_only=True)
+class PretrainRun(PretrainConfig):
+    """A pretraining run and where its checkpoint goes (scripts/pretrain_encoder.py)."""
+
+    out: Path
+    """Checkpoint to write (.pt); the log is written beside it as .log.json."""
+    video: bool = True
+    """Use the clips' frames (--no-video: own play only)."""
+    data_cache: Path = Path(".cache/pretrain")
+    """Where collected play is cached between runs."""
+    checkpoint_every: int = 0
+    """Also write <out>.step<N>.pt every N steps (to probe learning curves; 0: never)."""
+    ship: bool = False
+    """Record the file's SHA-256 in encoders/weights/MANIFEST.json."""
+
+    def config(self) -> PretrainConfig:
+        """The training settings alone (what the checkpoint's metadata records)."""
+        return PretrainConfig(**{f.name: getattr(self, f.name) for f in fields(PretrainConfig)})
+
+
+def game_recipe(env: str) -> dict[str, Any]:
+    """The settings of the shipped weights that differ from PretrainConfig's defaults (the
+    CarRacing recipe): Pong's encoder subtracts the median background frame, a decoder
+    rebuilds the background-subtracted frames, a spatial-softmax head (its family default)
+    makes object positions linear in the features, longer play episodes, gaps up to 3."""
+    if env == "pong":
+        return {"play": PlayConfig(steps=30_000, episode_steps=2000, max_hold=4), "max_gap": 3,
+                "steps": 2000, "w_recon": 50.0}
+    return {}
 
 
 class Heads(nn.Module):
@@ -311,8 +360,8 @@ def pretrain(
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    pre = view(cfg.game, cfg.view)
-    encoder = build_conv(cfg.game, seed=cfg.seed, preprocess=pre, **cfg.arch)
+    pre = view(cfg.env, cfg.view)
+    encoder = build_conv(cfg.env, seed=cfg.seed, preprocess=pre, **cfg.arch)
     n_actions = int(play_eps.actions.max()) + 1
     heads = Heads(encoder.cfg.feature_dim, n_actions, cfg.max_gap)
     params = list(encoder.parameters()) + list(heads.parameters())

@@ -181,45 +181,51 @@ def from_payload(payload: dict, path: Path, name: str | None) -> StateEstimator:
 # ----------------------------------------------------------------------------- training
 @dataclass
 class EstimatorTrainConfig:
-    """How the shipped state estimator is trained (``scripts/pretrain_state_encoder.py``)."""
+    """How the shipped state estimator is trained (scripts/pretrain_state_encoder.py)."""
 
     env: str = "carracing"
-    """Game (needs a privileged state reader in :mod:`lfo.envs.privileged`)."""
+    """Game (needs a privileged state reader in lfo.envs.privileged)."""
     out: str = "runs/state_estimator/carracing_state.pt"
-    """Checkpoint path (the training log is written beside it as ``.log.json``)."""
+    """Checkpoint path (the training log is written beside it as .log.json)."""
     episodes: int = 160
-    """Rollout episodes (behaviours in turn, see :mod:`encoders.state_data`)."""
-    max_steps: int = 500
-    """Steps per rollout episode (frames = steps + 1)."""
+    """Rollout episodes (behaviours in turn, see encoders.state_data)."""
+    max_episode_steps: int = 500
+    """Steps per rollout episode, a cap on its length (frames = steps + 1)."""
     val_fraction: float = 0.1
     """Share of the episodes held out for validation (whole episodes)."""
     epochs: int = 25
     """Passes over the training frames."""
     batch_size: int = 128
+    """Frames per optimiser step."""
     lr: float = 1e-3
     """Adam learning rate (cosine-decayed to 5% over the epochs)."""
     weight_decay: float = 1e-5
+    """AdamW weight decay."""
     shift: int = 2
     """Random shift augmentation, pixels."""
     codec: bool = True
-    """Round-trip most episodes through a video codec (see :func:`draw_codec`)."""
+    """Round-trip most episodes through a video codec (see draw_codec)."""
     seed: int = 0
     """Seeds the rollouts' codec draws, the init and the batches (rollout env seeds are
-    ``STATE_SEED_BASE + i``)."""
+    STATE_SEED_BASE + i)."""
     threads: int = 1
     """torch CPU threads (1: the shipped weights were trained beside another job)."""
     ship: bool = False
-    """Record the written weights' SHA-256 in ``encoders/weights/MANIFEST.json``."""
+    """Record the written weights' SHA-256 in encoders/weights/MANIFEST.json."""
+    progress: bool = True
+    """Show progress bars."""
 
 
-def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool = True) -> dict[str, Any]:
-    """Collect rollouts, fit the estimator, write checkpoint + log; return the log."""
+def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) -> dict[str, Any]:
+    """Collect rollouts, fit the estimator, write checkpoint + log; return the log
+    (progress, when given, overrides cfg.progress)."""
+    progress = cfg.progress if progress is None else progress
     torch.set_num_threads(cfg.threads)
     spec = get_game(cfg.env)
     names = tuple(v.name for v in state_variables(spec.name))
     pre = spec.preprocess
     t0 = time.time()
-    data = collect(spec.name, pre, episodes=cfg.episodes, max_steps=cfg.max_steps,
+    data = collect(spec.name, pre, episodes=cfg.episodes, max_steps=cfg.max_episode_steps,
                    seed=STATE_SEED_BASE, codec=cfg.codec, progress=progress)
     collect_s = time.time() - t0
     rng = np.random.default_rng(cfg.seed)

@@ -1,12 +1,12 @@
+#!/usr/bin/env python
 """EVALUATION ONLY: compare a run's IDM labels and greedy actions on the expert pairs with the
 expert's recorded actions (which the run itself never saw).
 
-    python scripts/audit_labels.py runs/carracing-idm-s0 [--json results/x.json]
+    python scripts/audit_labels.py --run runs/carracing-idm-s0 [--json results/x.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -14,16 +14,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lfo.analysis.label_audit import audit_run  # noqa: E402
+import tyro  # noqa: E402
+
+from lfo.analysis.label_audit import LabelAuditConfig, audit_run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="a run folder written by train_lfo.py / benchmark.py")
-    parser.add_argument("--json", help="also write the audit here")
-    args = parser.parse_args(argv)
+    cfg = tyro.cli(LabelAuditConfig, args=argv, description=__doc__)
     try:
-        result = audit_run(args.run)
+        result = audit_run(cfg.run)
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -36,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
             expert = " ".join(f"{f:.2f}" for f in a["expert_frequency"])
             guessed = " ".join(f"{f:.2f}" for f in a["guessed_frequency"])
             print(f"{'':14s} expert frequency {expert} | guessed {guessed}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1))
+    if cfg.json:
+        cfg.json.parent.mkdir(parents=True, exist_ok=True)
+        cfg.json.write_text(json.dumps(result, indent=1))
     return 0
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Pretrain the state estimator: a CNN from the game's view to its simulator state.
 
-    python scripts/pretrain_state_encoder.py --env carracing \
+    python scripts/pretrain_state_encoder.py --env carracing \\
         --out encoders/weights/carracing_state.pt --ship     # ~50 min, 1 core
 
 Rollouts of the game itself (expert with lapses, recoveries, held random play; seeds

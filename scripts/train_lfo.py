@@ -6,7 +6,7 @@
     python scripts/train_lfo.py --videos videos/carracing --method gaifo   # a baseline
     python scripts/train_lfo.py --videos videos/carracing --out runs/x --resume
 
-Every option is a field of lfo.loop.trainer.TrainConfig (see --help).
+Every option is a field of lfo.loop.config.TrainConfig (see --help).
 """
 
 from __future__ import annotations

@@ -64,6 +64,6 @@ def tiny_clips(tmp_path_factory) -> Path:
     from lfo.demonstrations.recorder import RecordConfig, record_videos
 
     out = tmp_path_factory.mktemp("clips") / "carracing"
-    record_videos(RecordConfig(game="carracing", episodes=2, out=out, max_steps=60),
+    record_videos(RecordConfig(env="carracing", episodes=2, out=out, max_episode_steps=60),
                   progress=False)
     return out

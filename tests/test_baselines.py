@@ -232,10 +232,12 @@ def _benchmark_script():
 def test_benchmark_script_writes_table_plot_and_json(tiny_clips, tmp_path):  # noqa: F811
     out, js = tmp_path / "bench", tmp_path / "bench.json"
     argv = ["--env", "carracing", "--videos", str(tiny_clips), "--methods", "gaifo", "oracle-bc",
-            "--seeds", "2", "--steps", "100", "--eval-every", "50", "--out", str(out),
-            "--json", str(js), "--no-progress", "--set", "learning_starts=50", "batch_size=16",
-            "hidden=[16]", "eval_episodes=1", "final_eval_episodes=1", "random_episodes=1",
-            "max_episode_steps=25", "checkpoint_every=50", "encoder=pixels-carracing"]
+            "--seeds", "0", "1", "--steps", "100", "--out", str(out), "--json", str(js),
+            "--no-progress", "--run.eval-every", "50", "--run.learning-starts", "50",
+            "--run.batch-size", "16", "--run.learner.hidden", "16", "--run.eval-episodes", "1",
+            "--run.final-eval-episodes", "1", "--run.random-episodes", "1",
+            "--run.max-episode-steps", "25", "--run.checkpoint-every", "50",
+            "--run.encoder", "pixels-carracing"]
     assert _benchmark_script().main(argv) == 0
     table = (out / "results.md").read_text()
     assert "| gaifo | 2 |" in table and f"oracle-bc [{ORACLE_NOTE}] | 2 |" in table
@@ -274,7 +276,7 @@ def test_interquartile_mean_and_bootstrap_interval_by_hand():
 def test_benchmark_on_a_folder_without_clips_is_one_line(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--env", "carracing",
-         "--methods", "bco", "--seeds", "1", "--videos", str(tmp_path / "nothing"),
+         "--methods", "bco", "--seeds", "0", "--videos", str(tmp_path / "nothing"),
          "--out", str(tmp_path / "out")],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )

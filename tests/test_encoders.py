@@ -242,8 +242,8 @@ def test_centered_recon_pretraining_runs_and_is_seeded():
     frames = [rng.integers(0, 256, (12, 1, 84, 84), dtype=np.uint8) for _ in range(3)]
     actions = [rng.integers(0, 6, 11) for _ in range(3)]
     play = Episodes.from_lists(frames, actions)
-    cfg = PretrainConfig(game="pong", steps=2, batch=4, max_gap=3, w_recon=1.0, threads=1,
-                         arch={"center": True})
+    cfg = PretrainConfig(env="pong", steps=2, batch=4, max_gap=3, w_recon=1.0, threads=1,
+                         center=True)
     digests = []
     for _ in range(2):
         enc, rows = pretrain(cfg, None, play, log=lambda _: None)

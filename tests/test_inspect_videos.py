@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_inspect(folder: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "inspect_videos.py"), str(folder), *args],
+        [sys.executable, str(ROOT / "scripts" / "inspect_videos.py"), "--videos", str(folder),
+         *args],
         capture_output=True, text=True, timeout=120,
     )
 

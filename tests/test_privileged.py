@@ -110,7 +110,7 @@ def test_replay_regenerates_the_recorded_states_and_refuses_a_mismatch(tmp_path)
     from lfo.demonstrations.privileged_clips import ReplayMismatch, clip_states
     from lfo.demonstrations.recorder import RecordConfig, record_videos
 
-    record_videos(RecordConfig(game="carracing", episodes=1, out=tmp_path, max_steps=40),
+    record_videos(RecordConfig(env="carracing", episodes=1, out=tmp_path, max_episode_steps=40),
                   progress=False)
     clip = tmp_path / "clip_000.mp4"
     states, valid = clip_states(clip, "carracing", cache_dir=tmp_path / "cache")

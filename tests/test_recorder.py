@@ -18,7 +18,8 @@ SIDECAR_FIELDS = {"game", "env_id", "env_kwargs", "seed", "skill", "expert", "re
 
 @pytest.mark.parametrize(("game", "steps", "fps"), [("carracing", 60, 50.0), ("pong", 80, 15.0)])
 def test_recorded_clip_decodes_with_right_frames_fps_and_sidecar(tmp_path, game, steps, fps):
-    cfg = RecordConfig(game=game, episodes=2, out=tmp_path / game, seed=10_000, max_steps=steps)
+    cfg = RecordConfig(env=game, episodes=2, out=tmp_path / game, seed=10_000,
+                       max_episode_steps=steps)
     records = record_videos(cfg, progress=False)
     folder = scan_folder(tmp_path / game)
     assert [c.path.name for c in folder] == ["clip_000.mp4", "clip_001.mp4"]
@@ -45,7 +46,7 @@ def test_recording_is_deterministic_for_a_seed():
 
 
 def test_metadata_reader_never_returns_actions_but_labels_reader_does(tmp_path):
-    record_videos(RecordConfig(game="pong", episodes=1, out=tmp_path, max_steps=20),
+    record_videos(RecordConfig(env="pong", episodes=1, out=tmp_path, max_episode_steps=20),
                   progress=False)
     clip = tmp_path / "clip_000.mp4"
     meta = read_metadata(clip)

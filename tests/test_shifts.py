@@ -314,7 +314,7 @@ def test_train_from_shifted_videos_then_shift_eval_writes_table_chart_and_json(
 
     script = _load_script("shift_eval")
     out_json = tmp_path / "result.json"
-    rc = script.main(["--run", str(tmp_path / "clean"), "--episodes", "2", "--no-progress",
+    rc = script.main(["--run", str(tmp_path / "clean"), "--eval-episodes", "2", "--no-progress",
                       "--video-runs", str(tmp_path / "fps25"), "--json", str(out_json)])
     assert rc == 0
     out = tmp_path / "clean" / "shift_eval"

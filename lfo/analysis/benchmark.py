@@ -20,15 +20,15 @@ import json
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from lfo.algorithms.methods import ORACLE_NOTE, get_method
 from lfo.loop import plots
-from lfo.loop.config import config_from_dict, load_run_config
+from lfo.loop.config import RunSettings, TrainConfig, load_run_config
 from lfo.loop.trainer import train
 
 DEFAULT_METHODS = ("iq-idm", "iq-state-only", "bco", "gaifo", "oracle-bc", "oracle-iq")
@@ -36,24 +36,27 @@ DEFAULT_METHODS = ("iq-idm", "iq-state-only", "bco", "gaifo", "oracle-bc", "orac
 
 @dataclass
 class BenchmarkConfig:
-    """What to run."""
+    """What to run: every (method, seed) pair is one training run in out."""
 
-    env: str
-    """Game (``carracing``, ``pong``...)."""
+    env: Literal["carracing", "pong", "breakout"]
+    """The game."""
     methods: tuple[str, ...] = DEFAULT_METHODS
-    """Registry names (:mod:`lfo.algorithms.methods`)."""
-    seeds: int = 3
-    """Seeds 0..seeds-1 per method."""
+    """Learners (lfo.algorithms.methods): iq-idm, iq-state-only, bco, gaifo, and the oracles
+    oracle-iq and oracle-bc, which use the recorded expert actions."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """Seed values; each method runs once per seed."""
     steps: int = 60_000
-    """Env-step budget of every method (updates for the offline oracle)."""
-    eval_every: int = 10_000
-    """Env steps between evaluations (the learning-curve points)."""
+    """Env-step budget of every run (gradient updates for the offline oracle-bc)."""
     videos: str | None = None
-    """Clip folder; default ``videos/<env>``."""
+    """Clip folder; default videos/<env>."""
     out: str | None = None
-    """Output folder (run folders with checkpoints); default ``runs/bench_<env>``."""
-    train_overrides: dict[str, Any] = field(default_factory=dict)
-    """Other :class:`lfo.loop.trainer.TrainConfig` fields, the same for every run."""
+    """Output folder (one run folder per method and seed, with checkpoints); default
+    runs/bench_<env>."""
+    json: str | None = None
+    """Also write the results JSON here, with the table (.md) and the plot (.png) beside it."""
+    run: RunSettings = field(default_factory=RunSettings)
+    """Every other training setting, the same for every run (see scripts/train_lfo.py
+    --help): --run.learner.lr 1e-3, --run.learning-starts 500, --run.eval-every 5000 ..."""
     progress: bool = True
     """Progress bars of the runs."""
 
@@ -69,7 +72,10 @@ class BenchmarkConfig:
 def run_benchmark(
     cfg: BenchmarkConfig, command: str = "", json_path: Path | None = None
 ) -> list[dict[str, Any]]:
-    """Run (or reuse) every (method, seed) and write the table, the plot and the JSON."""
+    """Run (or reuse) every (method, seed) and write the table, the plot and the JSON
+    (also to json_path, default cfg.json)."""
+    if json_path is None and cfg.json is not None:
+        json_path = Path(cfg.json)
 
     for name in cfg.methods:
         get_method(name)  # fail before any run on a typo
@@ -77,7 +83,7 @@ def run_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     for name in cfg.methods:
-        for seed in range(cfg.seeds):
+        for seed in cfg.seeds:
             run_dir = out / f"{name}-s{seed}"
             final, wall = run_dir / "final.json", run_dir / "wall_time.json"
             if not final.is_file():
@@ -85,12 +91,10 @@ def run_benchmark(
                 if (run_dir / "checkpoint" / "state.pt").is_file():
                     run_cfg = load_run_config(run_dir, steps=cfg.steps, progress=cfg.progress)
                 else:
-                    run_cfg = config_from_dict(strict=True, data={
-                        **cfg.train_overrides, "videos": cfg.videos_dir, "env": cfg.env,
-                        "method": name, "seed": seed, "steps": cfg.steps,
-                        "eval_every": cfg.eval_every, "out": str(run_dir),
-                        "progress": cfg.progress,
-                    })
+                    shared = {f.name: getattr(cfg.run, f.name) for f in fields(RunSettings)}
+                    run_cfg = TrainConfig(
+                        **shared, videos=cfg.videos_dir, env=cfg.env, method=name,
+                        seed=seed, steps=cfg.steps, out=str(run_dir), progress=cfg.progress)
                 train(run_cfg)
                 previous = json.loads(wall.read_text())["wall_s"] if wall.is_file() else 0.0
                 wall.write_text(json.dumps({"wall_s": previous + time.time() - start}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,20 @@ def contact_sheet(folder: ClipFolder, path: Path, frames_per_clip: int = 6) -> P
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+@dataclass
+class InspectConfig:
+    """Which clip folder to list, and where the contact sheet goes (scripts/inspect_videos.py)."""
+
+    videos: Path
+    """Folder of clips (searched recursively)."""
+    sheet: Path | None = None
+    """Contact-sheet PNG path (default: runs/inspect/<folder name>_contact_sheet.png)."""
+    json: Path | None = None
+    """Also write the table as JSON here."""
+    frames_per_clip: int = 6
+    """Frames sampled per clip on the contact sheet."""
 
 
 def inspect_folder(

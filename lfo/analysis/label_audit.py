@@ -24,6 +24,16 @@ from lfo.loop.trainer import Trainer
 
 
 @dataclass
+class LabelAuditConfig:
+    """Which run to audit (scripts/audit_labels.py)."""
+
+    run: Path
+    """A run folder written by train_lfo.py or benchmark.py."""
+    json: Path | None = None
+    """Also write the audit JSON here."""
+
+
+@dataclass
 class LabelAudit:
     """Agreement of guessed actions with the recorded expert actions."""
 

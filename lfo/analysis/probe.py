@@ -21,6 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -156,6 +157,48 @@ class ProbeSetConfig:
     seeds: tuple[int, ...] = tuple(range(500, 520))
     skills: tuple[float, ...] = (1.0, 0.9, 0.8)
     max_steps: int | None = None
+
+
+#: default probe seeds (evaluation range, never used to pretrain) and episode caps per game
+PROBE_SEEDS = {"carracing": tuple(range(500, 520)), "pong": tuple(range(500, 512))}
+PROBE_MAX_EPISODE_STEPS: dict[str, int | None] = {"carracing": None, "pong": 1500}
+
+
+@dataclass
+class ProbeEncoderConfig:
+    """What scripts/probe_encoder.py probes: an encoder, its baselines, on which episodes."""
+
+    env: Literal["carracing", "pong"]
+    """The game."""
+    encoder: str | None = None
+    """Encoder registry name or checkpoint path (default: the game's default encoder)."""
+    weights: str | None = None
+    """Weights file for the encoder (resnet18)."""
+    json: Path | None = None
+    """Also write the results JSON here."""
+    seeds: tuple[int, ...] | None = None
+    """Probe episode seed values (default: 500 ... 519 for carracing, 500 ... 511 for pong)."""
+    skills: tuple[float, ...] = (1.0, 0.9, 0.8)
+    """Expert skills, cycled over the seeds."""
+    max_episode_steps: int | None = None
+    """Cap on probe episode length (default: none for carracing, 1500 for pong)."""
+    probe_dir: Path = Path(".cache/probe")
+    """Where the probe episodes are recorded once and reused (a folder per game)."""
+    cache: Path = Path(".cache/features")
+    """Feature cache."""
+    baselines: bool = True
+    """Also probe a randomly initialised encoder and raw downsampled pixels."""
+    threads: int = 2
+    """torch CPU threads."""
+    view: str | None = None
+    """Experiment: probe the random and pixel baselines on another view (e.g. nohud)
+    instead of the encoder's."""
+
+    def probe_set(self) -> ProbeSetConfig:
+        """The held-out episodes, with the game's defaults for unset seeds and cap."""
+        cap = (self.max_episode_steps if self.max_episode_steps is not None
+               else PROBE_MAX_EPISODE_STEPS[self.env])
+        return ProbeSetConfig(self.env, self.seeds or PROBE_SEEDS[self.env], self.skills, cap)
 
 
 def build_probe_set(cfg: ProbeSetConfig, out: Path, *, progress: bool = True) -> list[Path]:

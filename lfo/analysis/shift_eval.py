@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -37,21 +37,28 @@ MODES = ("greedy", "sampled")
 class ShiftEvalConfig:
     """What to evaluate."""
 
-    run: Path
-    """Run folder (``config.json`` + ``checkpoint/``) of the agent trained on clean videos."""
+    run: Path | None = None
+    """Run folder (config.json + checkpoint/) of the agent trained on clean videos
+    (required unless list_shifts)."""
     shifts: tuple[str, ...] | None = None
-    """Env shift names (default: every shift of the run's game, see ``lfo.shifts.registry``)."""
-    episodes: int = 10
-    """Episodes (seeds) per row and mode."""
-    modes: tuple[str, ...] = MODES
-    """``greedy`` and/or ``sampled``."""
-    max_steps: int | None = None
-    """Cap on episode length (default: the run's ``max_episode_steps``)."""
+    """Env shift names (default: every shift of the run's game; see --list-shifts)."""
+    eval_episodes: int = 10
+    """Episodes (seeds) per row and evaluation mode."""
+    modes: tuple[Literal["greedy", "sampled"], ...] = MODES
+    """Evaluation modes: greedy and/or sampled."""
+    max_episode_steps: int | None = None
+    """Cap on episode length (default: the run's max_episode_steps)."""
     video_runs: tuple[Path, ...] = ()
-    """Runs trained from shifted videos, compared in-distribution with ``run``."""
+    """Runs trained from shifted videos (train_lfo.py --video-shift NAME), compared
+    in-distribution with run."""
     out: Path | None = None
-    """Output folder (default ``<run>/shift_eval``)."""
+    """Output folder (default <run>/shift_eval)."""
+    json: Path | None = None
+    """Also write the results JSON here."""
+    list_shifts: bool = False
+    """Print every named shift and exit."""
     progress: bool = True
+    """Show a progress bar."""
 
 
 def _evaluate_row(run: RunPolicy, options: dict[str, Any], seeds: list[int], modes, max_steps):
@@ -75,15 +82,18 @@ def _row(name: str, kind: str, doc: str, options: dict, seeds: list[int],
 
 def shift_eval(cfg: ShiftEvalConfig) -> dict[str, Any]:
     """Evaluate in-distribution and under each shift; write table, chart and JSON."""
+    if cfg.run is None:
+        raise ValueError("no run folder given (--run DIR)")
     run = load_run(cfg.run)
     unknown = set(cfg.modes) - set(MODES)
     if unknown:
         raise ValueError(f"unknown mode(s) {sorted(unknown)}; use {' and/or '.join(MODES)}")
     names = list(cfg.shifts) if cfg.shifts is not None else list(env_shifts(run.game))
     shifts = [get_env_shift(run.game, n) for n in names]  # unknown names fail before any work
-    max_steps = cfg.max_steps if cfg.max_steps is not None else run.config.get("max_episode_steps")
+    max_steps = (cfg.max_episode_steps if cfg.max_episode_steps is not None else
+                 run.config.get("max_episode_steps"))
     base_options = run.train_config.agent_env_options()
-    base_seeds = list(range(cfg.episodes))
+    base_seeds = list(range(cfg.eval_episodes))
     video = [load_run(v) for v in cfg.video_runs]
     for other in video:
         if other.game != run.game:
@@ -97,7 +107,7 @@ def shift_eval(cfg: ShiftEvalConfig) -> dict[str, Any]:
     bar.update(1)
     skipped = []
     for shift in shifts:
-        options, seeds = {**base_options, **shift.options}, shift.seeds(cfg.episodes)
+        options, seeds = {**base_options, **shift.options}, shift.seeds(cfg.eval_episodes)
         if options == base_options and seeds == base_seeds:
             skipped.append(f"{shift.name} (identical to the run's own world)")
         else:
@@ -126,10 +136,14 @@ def shift_eval(cfg: ShiftEvalConfig) -> dict[str, Any]:
 
     out = Path(cfg.out) if cfg.out is not None else Path(cfg.run) / "shift_eval"
     out.mkdir(parents=True, exist_ok=True)
-    result = {"run": str(cfg.run), "game": run.game, "episodes": cfg.episodes,
+    result = {"run": str(cfg.run), "game": run.game, "episodes": cfg.eval_episodes,
               "modes": list(cfg.modes), "max_steps": max_steps, "expert_return": expert,
               "random_return": random_return, "skipped": skipped, "rows": rows}
-    (out / "shift_eval.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+    text = json.dumps(result, indent=1, default=float) + "\n"
+    (out / "shift_eval.json").write_text(text)
+    if cfg.json is not None:
+        Path(cfg.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(cfg.json).write_text(text)
     (out / "shift_eval.md").write_text(markdown_table(result) + "\n")
     bar_chart(result, out / "shift_eval.png")
     result["out"] = str(out)

@@ -40,6 +40,32 @@ FIT_SEED_BASE = 6_100_000
 
 
 @dataclass
+class StateProbeConfig:
+    """What scripts/probe_state_encoder.py scores, on which rollouts."""
+
+    env: str = "carracing"
+    """Game with a privileged state reader."""
+    encoders: tuple[str, ...] = ("default-carracing", "ssl-carracing", "pixels-carracing")
+    """Encoders to score (registry names or checkpoint paths)."""
+    videos: str | None = None
+    """Expert clips (default videos/<env>)."""
+    mix_episodes: int = 10
+    """Learner-like held-out episodes."""
+    fit_episodes: int = 20
+    """Episodes the ridge readout of non-estimator encoders is fitted on."""
+    max_episode_steps: int = 500
+    """Steps per probe rollout (a cap on its length)."""
+    cache: str = ".cache/state_probe"
+    """Where the probe rollouts are recorded (reused)."""
+    video_shift: str | None = None
+    """Also score both sets under this video shift (e.g. nohud, crf40, up2x;
+    shifts that re-time clips cannot be aligned with the states)."""
+    json: str | None = None
+    """Also write the results JSON here."""
+
+
+
+@dataclass
 class LabelledClip:
     """A clip with the privileged state and validity of each of its frames."""
 

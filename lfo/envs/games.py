@@ -34,6 +34,9 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 #: the env option, valid for every game, that holds each action for k env steps
 ACTION_REPEAT = "action_repeat"
 
+#: a value of an env or method option set on the command line (--env-options NAME VALUE)
+OptionValue = int | float | bool | str
+
 
 def env_options_with_repeat(options: dict[str, Any] | None, action_repeat: int) -> dict[str, Any]:
     """``options`` with ``action_repeat`` added when it is above 1."""

@@ -1,7 +1,9 @@
 """The settings of a training run: one nested dataclass, saved as ``config.json``.
 
 Every field is a command-line flag of ``scripts/train_lfo.py`` (``--steps``,
-``--learner.lr``, ``--env-options repeat_action_probability 0.0`` ...). The learner's own
+``--learner.lr``, ``--env-options repeat_action_probability 0.0`` ...). ``RunSettings``
+holds what is not a run's identity (videos, game, method, seed, budget, folder), so that
+``scripts/benchmark.py`` sets them once for all its runs (``--run.learner.lr``). The learner's own
 hyper-parameters live in :class:`lfo.algorithms.learner.LearnerSettings` (``learner``),
 declared once and passed down to the methods.
 """
@@ -15,10 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lfo.algorithms.learner import LearnerSettings
-from lfo.envs.games import env_options_with_repeat
-
-#: a value of a ``--method-options`` / ``--env-options`` entry on the command line
-OptionValue = int | float | bool | str
+from lfo.envs.games import OptionValue, env_options_with_repeat
 
 #: training episodes use seeds far from the evaluation (0-9999) and demo (10000+) ranges
 TRAIN_SEED_BASE = 1_000_000
@@ -29,29 +28,15 @@ _FLAT_LEARNER_FIELDS = ("hidden", "alpha", "gamma", "chi2_alpha", "lr", "tau", "
 
 
 @dataclass
-class TrainConfig:
-    """Everything that defines a training run (saved as config.json in the run folder)."""
+class RunSettings:
+    """The settings of a run that are not its identity (videos, game, method, seed, budget,
+    folder): TrainConfig adds those, and a benchmark sets these once for all its runs
+    (--run.learner.lr, --run.learning-starts ...)."""
 
-    videos: str
-    """Folder of expert clips (searched recursively); no action labels are used."""
-    env: str | None = None
-    """Game; default: the game field of the clips' sidecars (required without them)."""
-    variant: Literal["idm", "state-only"] = "idm"
-    """idm (expert pairs labelled by an inverse dynamics model) or state-only."""
-    method: str | None = None
-    """Learner (lfo.algorithms.methods): iq-idm, iq-state-only, bco, gaifo,
-    oracle-iq, oracle-bc (oracles use the recorded expert actions). Default:
-    iq-<variant>."""
     method_options: dict[str, OptionValue] = field(default_factory=dict)
     """Options of the method's own config, as name value pairs (e.g. gp_weight 1.0 for gaifo)."""
-    steps: int = 60_000
-    """Env steps of interaction."""
     encoder: str | None = None
     """Encoder registry name or checkpoint path; default: the game's default encoder."""
-    out: str | None = None
-    """Run folder; default runs/<game>-<variant>[-<video_shift>]-s<seed>."""
-    seed: int = 0
-    """Seeds networks, sampling and the training episodes' env seeds."""
     learner: LearnerSettings = field(default_factory=LearnerSettings)
     """The learner's hyper-parameters (network sizes, temperature, discount, learning
     rates...), shared by every method."""
@@ -91,15 +76,37 @@ class TrainConfig:
     video_shift: str | None = None
     """Train from a shifted copy of the videos (fps25, up2x, mixed-skill...; see
     lfo.shifts.registry), built once under .cache/shifted/."""
+    first_checkpoint: int = 1_000
+    """Env steps before the first checkpoint (then every checkpoint_every), so a run
+    killed in its first minutes can still be resumed."""
+
+
+@dataclass(kw_only=True)
+class TrainConfig(RunSettings):
+    """Everything that defines a training run (saved as config.json in the run folder)."""
+
+    videos: str
+    """Folder of expert clips (searched recursively); no action labels are used."""
+    env: str | None = None
+    """Game; default: the game field of the clips' sidecars (required without them)."""
+    variant: Literal["idm", "state-only"] = "idm"
+    """idm (expert pairs labelled by an inverse dynamics model) or state-only."""
+    method: str | None = None
+    """Learner (lfo.algorithms.methods): iq-idm, iq-state-only, bco, gaifo,
+    oracle-iq, oracle-bc (oracles use the recorded expert actions). Default:
+    iq-<variant>."""
+    steps: int = 60_000
+    """Env steps of interaction."""
+    out: str | None = None
+    """Run folder; default runs/<game>-<variant>[-<video_shift>]-s<seed>."""
+    seed: int = 0
+    """Seeds networks, sampling and the training episodes' env seeds."""
     progress: bool = True
     """Show a tqdm progress bar."""
     resume: bool = False
     """Continue the run in out from its last checkpoint (its config.json wins)."""
     force: bool = False
     """Start afresh in an out that already holds a run (its files are replaced)."""
-    first_checkpoint: int = 1_000
-    """Env steps before the first checkpoint (then every checkpoint_every), so a run
-    killed in its first minutes can still be resumed."""
 
     def agent_env_options(self) -> dict[str, Any]:
         """The env options of the agent's world: env_options plus the action repeat."""
@@ -116,21 +123,14 @@ class TrainConfig:
         return Path(self.out or f"runs/{game}-{name}{shift}-s{self.seed}")
 
 
-
-def config_from_dict(data: dict[str, Any], strict: bool = False, **overrides: Any) -> TrainConfig:
+def config_from_dict(data: dict[str, Any], **overrides: Any) -> TrainConfig:
     """A :class:`TrainConfig` from a saved ``config.json`` or a dict of settings.
 
     Learner settings may be nested (``{"learner": {"lr": ...}}``) or flat (``{"lr": ...}``,
     as configs saved before the nesting). Keys that are not settings (those the trainer adds
-    to ``config.json``) are ignored, or refused with ``strict``.
+    to ``config.json``) are ignored.
     """
     data = dict(data)
-    if strict:
-        known = ({f.name for f in dataclasses.fields(TrainConfig)}
-                 | {f.name for f in dataclasses.fields(LearnerSettings)})
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown setting(s) {unknown}; see scripts/train_lfo.py --help")
     learner = dict(data.get("learner") or {})
     for name in _FLAT_LEARNER_FIELDS:
         if name in data:

@@ -215,8 +215,8 @@ def _write_demo_mix(folder: ClipFolder, spec: DemoShift, stage: Path, progress: 
     for skill in dict.fromkeys(skills):
         episodes = skills.count(skill)
         record_videos(RecordConfig(
-            game=game, episodes=episodes, out=stage / f"skill{skill:g}", seed=seed, skill=skill,
-            max_steps=max(lengths) if lengths else None, env_options=options,
+            env=game, episodes=episodes, out=stage / f"skill{skill:g}", seed=seed, skill=skill,
+            max_episode_steps=max(lengths) if lengths else None, env_options=options,
         ), progress=progress)
         seed += episodes
     return len(folder) + len(skills)
