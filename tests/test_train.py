@@ -6,6 +6,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -406,3 +407,18 @@ def test_same_seed_gives_the_same_metrics(tiny_clips, tmp_path):
                               checkpoint_every=10_000))
     assert table(tmp_path / "c", "metrics.csv") != table(tmp_path / "a", "metrics.csv")
     assert other["steps"] == 120
+
+
+def test_expert_return_says_when_no_sidecar_records_one(clip_factory, tmp_path):
+    from lfo.data.video import scan_folder
+    from lfo.demonstrations.clips import expert_return
+
+    clip_factory("bare/a.mp4", n=10)
+    folder = scan_folder(tmp_path / "bare")
+    with pytest.warns(UserWarning, match="no sidecar .* records the expert's return"):
+        assert np.isnan(expert_return(folder))
+    (tmp_path / "bare" / "a.json").write_text(json.dumps(
+        {"return": 12.5, "env_id": "CarRacing-v3", "length": 1000, "terminated": True}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a full episode with a return: no warning
+        assert expert_return(scan_folder(tmp_path / "bare")) == 12.5

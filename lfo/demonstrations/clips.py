@@ -63,7 +63,12 @@ def expert_return(folder: ClipFolder, metadata: list[dict] | None = None) -> flo
         warnings.warn(f"{capped} of {len(metadata)} clips in {folder.root} are capped or partial "
                       "episodes: the expert return (the score's 1.0) is their mean, not that of "
                       "full episodes", stacklevel=2)
-    return float(np.mean(values)) if values else float("nan")
+    if not values:
+        warnings.warn(f"no sidecar in {folder.root} records the expert's return: normalised "
+                      "scores are nan (returns are still reported); record clips with "
+                      "scripts/record_videos.py, or add a return to each sidecar", stacklevel=2)
+        return float("nan")
+    return float(np.mean(values))
 
 
 def _capped(meta: dict) -> bool:
