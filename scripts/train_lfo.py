@@ -4,13 +4,14 @@
     python scripts/train_lfo.py --videos videos/carracing
     python scripts/train_lfo.py --videos videos/pong --variant state-only --steps 20000
     python scripts/train_lfo.py --videos videos/carracing --method gaifo   # a baseline
-    python scripts/train_lfo.py --videos videos/carracing --out runs/x --resume
+    python scripts/train_lfo.py --out runs/x --resume   # continue a run (--steps N extends it)
 
 Every option is a field of lfo.loop.config.TrainConfig (see --help).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import warnings
@@ -31,19 +32,44 @@ def one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
+#: what a resumed run may change: a longer budget and how it reports progress
+RESUME_OVERRIDES = {"steps", "progress", "resume", "out", "force"}
+
+
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def parse_config(argv: list[str]) -> TrainConfig:
+    """The run's settings from the command line. With ``--resume``, the run folder's saved
+    config supplies every default (so ``--out RUN --resume`` is enough) and only the budget
+    (``--steps``, to extend it) and ``--progress`` may be given anew."""
+    if "--resume" not in argv:
+        return tyro.cli(TrainConfig, args=argv, description=__doc__)
+    out = _flag_value(argv, "--out")
+    if out is None:
+        raise ValueError("--resume needs --out RUN_DIR (the folder of the run to continue)")
+    saved = load_run_config(out)
+    cfg = tyro.cli(TrainConfig, args=argv, default=saved, description=__doc__)
+    changed = sorted(f.name for f in dataclasses.fields(TrainConfig)
+                     if f.name not in RESUME_OVERRIDES
+                     and getattr(cfg, f.name) != getattr(saved, f.name))
+    if changed:
+        raise ValueError(f"a resumed run keeps its settings; these differ from {out}/config.json: "
+                         f"{', '.join(changed)} (start a new run with another --out instead)")
+    return dataclasses.replace(cfg, out=str(out), resume=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = one_line_warning
     argv = sys.argv[1:] if argv is None else argv
-    cfg = tyro.cli(TrainConfig, args=argv, description=__doc__)
     try:
-        if cfg.resume:
-            if cfg.out is None:
-                print("error: --resume needs --out RUN_DIR", file=sys.stderr)
-                return 2
-            # the run's own budget unless --steps is given again (to extend it)
-            steps_given = any(a == "--steps" or a.startswith("--steps=") for a in argv)
-            overrides = {"steps": cfg.steps} if steps_given else {}
-            cfg = load_run_config(cfg.out, progress=cfg.progress, **overrides)
+        cfg = parse_config(argv)
         summary = train(cfg)
     except TrainingInterrupted as exc:
         print(exc, file=sys.stderr)

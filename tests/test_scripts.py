@@ -65,3 +65,34 @@ def test_help_exits_0_without_markup_and_with_the_shared_flags(name, capsys, mon
         assert re.search(r"--seeds [^\n]*INT \[INT", text), f"{name}: --seeds takes a list"
     # every option shows its default (or says it is required)
     assert "(default:" in text
+
+
+def test_resume_needs_only_the_run_folder_and_refuses_changed_settings(tmp_path):
+    """``--out RUN --resume`` (the line an interrupted run prints) reads every setting from
+    the run's config.json; only the budget may change."""
+    import dataclasses
+    import json
+
+    from lfo.algorithms.learner import LearnerSettings
+    from lfo.loop.config import TrainConfig
+
+    spec = importlib.util.spec_from_file_location("script_train_lfo_resume",
+                                                  ROOT / "scripts" / "train_lfo.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    run = tmp_path / "run"
+    run.mkdir()
+    saved = TrainConfig(videos="videos/carracing", steps=3000, seed=4,
+                        learner=LearnerSettings(lr=1e-3))
+    (run / "config.json").write_text(json.dumps({**dataclasses.asdict(saved), "game": "x"}))
+
+    cfg = script.parse_config(["--out", str(run), "--resume"])
+    assert (cfg.videos, cfg.steps, cfg.seed, cfg.learner.lr) == ("videos/carracing", 3000, 4, 1e-3)
+    assert cfg.resume and cfg.out == str(run)
+    assert script.parse_config(["--out", str(run), "--resume", "--steps", "6000"]).steps == 6000
+    with pytest.raises(ValueError, match="learner"):
+        script.parse_config(["--out", str(run), "--resume", "--learner.lr", "0.1"])
+    with pytest.raises(ValueError, match="--resume needs --out"):
+        script.parse_config(["--resume"])
+    with pytest.raises(RuntimeError, match="cannot resume"):
+        script.parse_config(["--out", str(tmp_path / "none"), "--resume"])
