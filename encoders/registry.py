@@ -5,9 +5,12 @@ Names:
         frames to the game's state, ``encoders/weights/carracing_state.pt``.
     ``ssl-carracing``: the earlier self-supervised CNN (128 features, IDM + temporal
         contrast), for games without simulator state and as a measured baseline.
-    ``default-atari`` (alias ``default-pong``, ``default-breakout``): the shipped
-        self-supervised Atari CNN. Shipped weights are checked against ``MANIFEST.json``;
-        a missing or corrupt file is an :class:`EncoderError`.
+    ``default-pong`` / ``default-breakout``: the game's shipped state estimator
+        (``<game>_state.pt``; frames to the RAM state of :mod:`lfo.envs.privileged`).
+    ``ssl-atari`` (old name ``default-atari``): the earlier self-supervised Atari CNN
+        (trained on Pong), the fallback of an Atari game without a shipped estimator.
+        Shipped weights are checked against ``MANIFEST.json``; a missing or corrupt file
+        is an :class:`EncoderError`.
     ``state-<game>``: PRIVILEGED, the ideal encoder: the simulator's own state
         (:mod:`encoders.privileged`), the ceiling of the ladder.
     ``random-<game>``: the default architecture, randomly initialised (seed 0): a
@@ -52,12 +55,15 @@ from lfo.envs.privileged import state_variables
 
 FORMAT = "lfo-encoder/1"
 
-#: game -> (family name, weights file); Atari games share one encoder trained on Pong
+#: game -> family; the Atari games share the self-supervised CNN (trained on Pong)
 _FAMILIES = {"carracing": "carracing", "pong": "atari", "breakout": "atari"}
 
-#: shipped weights file of each registry name
-_SHIPPED = {"default-carracing": "carracing_state.pt", "ssl-carracing": "carracing.pt",
-            "default-atari": "atari.pt"}
+#: shipped weights file of each registry name (each game's default is a state estimator)
+_SHIPPED = {"default-carracing": "carracing_state.pt", "default-pong": "pong_state.pt",
+            "default-breakout": "breakout_state.pt", "ssl-carracing": "carracing.pt",
+            "ssl-atari": "atari.pt"}
+#: older or per-game names of shipped encoders
+_ALIASES = {"default-atari": "ssl-atari", "ssl-pong": "ssl-atari", "ssl-breakout": "ssl-atari"}
 #: the command that re-creates each shipped file
 _RECREATE = {
     "carracing_state.pt": "python scripts/pretrain_state_encoder.py --env carracing "
@@ -66,6 +72,12 @@ _RECREATE = {
                     "--out encoders/weights/carracing.pt --ship",
     "atari.pt": "python scripts/pretrain_encoder.py --env pong --out encoders/weights/atari.pt "
                 "--ship",
+    "pong_state.pt": "python scripts/pretrain_state_encoder.py --env pong --episodes 60 "
+                     "--max-episode-steps 800 --epochs 15 --out encoders/weights/pong_state.pt "
+                     "--ship",
+    "breakout_state.pt": "python scripts/pretrain_state_encoder.py --env breakout "
+                         "--episodes 60 --max-episode-steps 800 --epochs 15 "
+                         "--out encoders/weights/breakout_state.pt --ship",
 }
 
 #: default architecture per family (the random baseline uses the same)
@@ -85,8 +97,9 @@ def _family(game: str) -> str:
 
 
 def default_for(game: str) -> str:
-    """Registry name of a game's default encoder (``"default-carracing"``...)."""
-    return f"default-{_family(game)}"
+    """Registry name of a game's default encoder, its state estimator (``default-pong``...)."""
+    _family(game)  # a clear error for a game without encoders
+    return f"default-{get_game(game).name}"
 
 
 def default_weights(game: str) -> Path:
@@ -97,23 +110,25 @@ def default_weights(game: str) -> Path:
 def default_encoder(game: str) -> str:
     """The encoder a run uses when none is named.
 
-    The game family's shipped encoder (``default-carracing``, the state estimator;
-    ``default-atari``) if its weights file exists; otherwise, with a warning, the raw-pixel
-    encoder (e.g. in a checkout without ``encoders/weights/``). A *corrupt* weights file
-    stays an error.
+    The game's shipped state estimator (``default-<game>``) if its weights file exists;
+    otherwise, with a warning, the family's self-supervised CNN (``ssl-<family>``), then
+    the raw-pixel encoder (e.g. in a checkout without ``encoders/weights/``). A *corrupt*
+    weights file stays an error.
     """
     name = default_for(game)
     if default_weights(game).is_file():
         return name
-    warnings.warn(f"no shipped weights for {name}: using pixels-{game} "
-                  "(create weights with scripts/pretrain_state_encoder.py or "
-                  "scripts/pretrain_encoder.py)", stacklevel=2)
-    return f"pixels-{game}"
+    fallback = f"ssl-{_family(game)}"
+    if not (WEIGHTS_DIR / _SHIPPED[fallback]).is_file():
+        fallback = f"pixels-{get_game(game).name}"
+    warnings.warn(f"no shipped weights for {name}: using {fallback} "
+                  f"(create them with: {_RECREATE[_SHIPPED[name]]})", stacklevel=2)
+    return fallback
 
 
 def available() -> list[str]:
     """Registry names (paths to checkpoints are accepted too)."""
-    names = [*_SHIPPED, "state-carracing"]
+    names = [*_SHIPPED, "state-carracing", "state-pong", "state-breakout"]
     names += [f"{kind}-{g}" for kind in ("random", "pixels") for g in ("carracing", "pong")]
     return names + ["resnet18", "resnet18-carracing", "resnet18-pong"]
 
@@ -258,9 +273,7 @@ def load(name_or_path: str, weights: str | None = None, *, game: str | None = No
     """
     name = str(name_or_path)
     if name.startswith("default-") or name.startswith("ssl-"):
-        kind, _, family = name.partition("-")
-        family = _FAMILIES.get(family, family)
-        canonical = f"{kind}-{family}"
+        canonical = _ALIASES.get(name, name)
         if canonical not in _SHIPPED:
             raise EncoderError(f"unknown encoder {name!r}; available: {', '.join(available())}")
         return load_checkpoint(weights, name=name) if weights else _load_shipped(canonical)

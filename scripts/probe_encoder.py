@@ -27,7 +27,12 @@ import tyro  # noqa: E402
 
 import encoders  # noqa: E402
 from encoders.base import spec_id, state_digest  # noqa: E402
-from encoders.registry import build_conv, build_pixels, preprocess_from_dict  # noqa: E402
+from encoders.registry import (  # noqa: E402
+    build_conv,
+    build_pixels,
+    default_encoder,
+    preprocess_from_dict,
+)
 from lfo.analysis.probe import (  # noqa: E402
     ProbeEncoderConfig,
     build_probe_set,
@@ -55,7 +60,7 @@ def probe(args: ProbeEncoderConfig) -> dict:
     if len(clips) != len(paths):
         raise RuntimeError(f"{len(paths) - len(clips)} probe clip(s) failed to decode")
 
-    name = args.encoder or encoders.default_for(args.env)
+    name = args.encoder or default_encoder(args.env)
     main_enc = encoders.load(name, weights=args.weights, game=args.env)
     pre = preprocess_from_dict(main_enc.spec.preprocess, args.env)
     runs = {name: (main_enc, pre)}

@@ -135,8 +135,9 @@ def test_unknown_name_lists_available():
         encoders.load("nope")
     assert {"default-carracing", "ssl-carracing", "state-carracing"} <= set(encoders.available())
     assert encoders.default_for("carracing") == "default-carracing"
-    assert encoders.default_for("ALE/Pong-v5") == "default-atari"
-    assert encoders.default_for("breakout") == "default-atari"
+    assert encoders.default_for("ALE/Pong-v5") == "default-pong"
+    assert encoders.default_for("breakout") == "default-breakout"
+    assert encoders.load("default-atari").spec.game == "pong"  # old name of ssl-atari
 
 
 def test_resnet18_needs_a_weights_file(tmp_path, monkeypatch):
