@@ -111,6 +111,10 @@ def check_encoder_fits(encoder: Encoder, game: str) -> None:
     from lfo.envs import get_game
 
     target = get_game(game).name
+    if getattr(encoder, "privileged", False) and spec.game != target:
+        # the simulator's state is per game, not per family (Pong's is not Breakout's)
+        raise EncoderError(f"encoder {spec.name} reads {spec.game}'s simulator state, not "
+                           f"{target}'s: use state-{target}")
     if spec.game not in ("any", None):
         try:
             same = _family(spec.game) == _family(target)

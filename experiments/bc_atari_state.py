@@ -1,0 +1,130 @@
+"""How well can a policy on the privileged RAM state copy the Atari expert's actions?
+
+    OMP_NUM_THREADS=1 python experiments/bc_atari_state.py --game pong --out results/x.json
+
+Offline behavioural cloning (the oracle's MLP and loss, :class:`lfo.baselines.bc.BCPolicy`)
+on the expert's replayed states (:func:`lfo.privileged_clips.clip_states`) and recorded
+actions, trained on the first clips and scored on the held-out last ones: accuracy,
+per-action recall, and the accuracy of always answering the most common action. The same
+is repeated with more of the past in the input, since the expert's controller plans over
+a paddle rest point it infers from the past (not in RAM):
+
+- ``state``: s_t (what ``--encoder state-<game>`` sees);
+- ``state+prev``: s_t and s_{t-1};
+- ``state+last_action``: s_t and the one-hot action of the previous step;
+- ``state+prev+last_action``; ``state+2prev+last2``: two steps of both.
+
+ORACLE/PRIVILEGED analysis only (it reads the recorded actions and the simulator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lfo.baselines.base import LearnerSettings  # noqa: E402
+from lfo.baselines.bc import BCPolicy  # noqa: E402
+from lfo.envs import make_raw_env  # noqa: E402
+from lfo.labels import read_expert_actions  # noqa: E402
+from lfo.privileged_clips import clip_states  # noqa: E402
+
+VARIANTS = ("state", "state+prev", "state+last_action", "state+prev+last_action",
+            "state+2prev+last2")
+
+
+def features(states: np.ndarray, actions: np.ndarray, n_actions: int, variant: str
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (one per action: the state before it, plus the chosen past) and targets."""
+    s = states[:-1]  # s_t, the state an action a_t was chosen in
+    t = len(actions)
+
+    def shifted(x: np.ndarray, k: int) -> np.ndarray:  # x_{t-k}, the first row repeated
+        return np.concatenate([np.repeat(x[:1], k, axis=0), x[: t - k]]) if k else x
+
+    onehot = np.eye(n_actions, dtype=np.float32)[actions]
+    noop = np.zeros((1, n_actions), dtype=np.float32)
+    noop[0, 0] = 1.0
+
+    def last(k: int) -> np.ndarray:  # a_{t-k}, NOOP before the first
+        return np.concatenate([np.repeat(noop, k, axis=0), onehot[: t - k]])
+
+    parts = {
+        "state": [s],
+        "state+prev": [s, shifted(s, 1)],
+        "state+last_action": [s, last(1)],
+        "state+prev+last_action": [s, shifted(s, 1), last(1)],
+        "state+2prev+last2": [s, shifted(s, 1), shifted(s, 2), last(1), last(2)],
+    }[variant]
+    return np.concatenate(parts, axis=1).astype(np.float32), actions
+
+
+def train_eval(x_tr, y_tr, x_te, y_te, n_actions, updates, seed, batch=128):
+    mean, std = x_tr.mean(0), np.maximum(x_tr.std(0), 1e-6)
+    x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
+    settings = LearnerSettings(obs_dim=x_tr.shape[1], n_actions=n_actions, seed=seed)
+    policy = BCPolicy(settings)
+    rng = np.random.default_rng(seed)
+    xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
+    for _ in range(updates):
+        i = torch.from_numpy(rng.integers(len(x_tr), size=batch))
+        policy.update(xt[i], yt[i])
+    pred_te = policy.probs(x_te).argmax(-1).numpy()
+    pred_tr = policy.probs(x_tr).argmax(-1).numpy()
+    recall = {int(a): float((pred_te[y_te == a] == a).mean())
+              for a in np.unique(y_te)}
+    return {"train_accuracy": float((pred_tr == y_tr).mean()),
+            "test_accuracy": float((pred_te == y_te).mean()),
+            "test_recall": recall,
+            "test_predicted_counts": {int(a): int(c) for a, c in
+                                      zip(*np.unique(pred_te, return_counts=True), strict=True)}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--game", required=True)
+    ap.add_argument("--videos", default=None)
+    ap.add_argument("--test-clips", type=int, default=4)
+    ap.add_argument("--updates", type=int, default=20_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--variants", nargs="*", default=list(VARIANTS))
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    folder = Path(args.videos or f"videos/{args.game}")
+    clips = sorted(folder.glob("clip_*.mp4"))
+    n_actions = int(make_raw_env(args.game).action_space.n)
+    data = [(clip_states(c, args.game)[0], read_expert_actions(c)) for c in clips]
+    train_ids = range(len(clips) - args.test_clips)
+    result = {"game": args.game, "clips": len(clips), "test_clips": args.test_clips,
+              "updates": args.updates, "seed": args.seed, "variants": {}}
+    y_all = np.concatenate([a for _, a in data])
+    result["action_shares"] = {int(a): float((y_all == a).mean()) for a in np.unique(y_all)}
+    for variant in args.variants:
+        t0 = time.time()
+        xs = [features(s, a, n_actions, variant) for s, a in data]
+        x_tr = np.concatenate([xs[i][0] for i in train_ids])
+        y_tr = np.concatenate([xs[i][1] for i in train_ids])
+        x_te = np.concatenate([x for x, _ in xs[len(train_ids):]])
+        y_te = np.concatenate([y for _, y in xs[len(train_ids):]])
+        res = train_eval(x_tr, y_tr, x_te, y_te, n_actions, args.updates, args.seed)
+        majority = int(np.bincount(y_tr).argmax())
+        res["test_majority_accuracy"] = float((y_te == majority).mean())
+        res["inputs"] = int(x_tr.shape[1])
+        res["seconds"] = round(time.time() - t0, 1)
+        result["variants"][variant] = res
+        print(variant, json.dumps(res), flush=True)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
