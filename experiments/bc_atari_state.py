@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lfo.baselines.base import LearnerSettings  # noqa: E402
 from lfo.baselines.bc import BCPolicy  # noqa: E402
-from lfo.envs import make_raw_env  # noqa: E402
+from lfo.envs import make_env, make_raw_env  # noqa: E402
 from lfo.labels import read_expert_actions  # noqa: E402
 from lfo.privileged_clips import clip_states  # noqa: E402
 
@@ -66,6 +66,47 @@ def features(states: np.ndarray, actions: np.ndarray, n_actions: int, variant: s
     return np.concatenate(parts, axis=1).astype(np.float32), actions
 
 
+def play(game: str, policy: BCPolicy, mean, std, n_actions: int, variant: str,
+         seeds, max_steps: int | None) -> list[dict]:
+    """Greedy episodes in the env (eval seeds 0, 1, ...), the input built from the live
+    state history exactly as :func:`features` builds it from a clip."""
+    env = make_env(game, observe_state=True)
+    out = []
+    for seed in seeds:
+        obs, _ = env.reset(seed=seed)
+        states, actions, total, steps = [obs], [], 0.0, 0
+        done = False
+        while not done:
+            x = live_features(states, actions, n_actions, variant)
+            z = (x - mean) / std
+            action = int(policy.probs(z[None]).argmax(-1)[0])
+            obs, r, terminated, truncated, _ = env.step(action)
+            states.append(obs)
+            actions.append(action)
+            total += float(r)
+            steps += 1
+            done = terminated or truncated or (max_steps is not None and steps >= max_steps)
+        out.append({"seed": int(seed), "return": total, "length": steps})
+        print(f"  play {variant} seed {seed}: {total} in {steps} steps", flush=True)
+    env.close()
+    return out
+
+
+def live_features(states: list, actions: list, n_actions: int, variant: str) -> np.ndarray:
+    """The :func:`features` row of the newest state, from the live history."""
+    k = 3  # enough history for every variant
+    s = np.stack(states[-k:])
+    pad = k - len(s)
+    if pad > 0:
+        s = np.concatenate([np.repeat(s[:1], pad, axis=0), s])
+    past = list(actions[-(k - 1):]) if actions else []
+    past = [0] * (k - 1 - len(past)) + past
+    # features() pairs state i with action i; append a dummy action for the newest state
+    x, _ = features(np.concatenate([s, s[-1:]]), np.asarray(past + [0], dtype=np.int64),
+                    n_actions, variant)
+    return x[-1]
+
+
 def train_eval(x_tr, y_tr, x_te, y_te, n_actions, updates, seed, batch=128):
     mean, std = x_tr.mean(0), np.maximum(x_tr.std(0), 1e-6)
     x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
@@ -80,7 +121,7 @@ def train_eval(x_tr, y_tr, x_te, y_te, n_actions, updates, seed, batch=128):
     pred_tr = policy.probs(x_tr).argmax(-1).numpy()
     recall = {int(a): float((pred_te[y_te == a] == a).mean())
               for a in np.unique(y_te)}
-    return {"train_accuracy": float((pred_tr == y_tr).mean()),
+    return policy, mean, std, {"train_accuracy": float((pred_tr == y_tr).mean()),
             "test_accuracy": float((pred_te == y_te).mean()),
             "test_recall": recall,
             "test_predicted_counts": {int(a): int(c) for a, c in
@@ -95,6 +136,8 @@ def main() -> None:
     ap.add_argument("--updates", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS))
+    ap.add_argument("--play", type=int, default=0, help="greedy episodes in the env per variant")
+    ap.add_argument("--max-steps", type=int, default=None, help="cap per played episode")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -114,10 +157,15 @@ def main() -> None:
         y_tr = np.concatenate([xs[i][1] for i in train_ids])
         x_te = np.concatenate([x for x, _ in xs[len(train_ids):]])
         y_te = np.concatenate([y for _, y in xs[len(train_ids):]])
-        res = train_eval(x_tr, y_tr, x_te, y_te, n_actions, args.updates, args.seed)
+        policy, mean, std, res = train_eval(x_tr, y_tr, x_te, y_te, n_actions, args.updates,
+                                            args.seed)
         majority = int(np.bincount(y_tr).argmax())
         res["test_majority_accuracy"] = float((y_te == majority).mean())
         res["inputs"] = int(x_tr.shape[1])
+        if args.play:
+            res["play_greedy"] = play(args.game, policy, mean, std, n_actions, variant,
+                                      range(args.play), args.max_steps)
+            res["play_greedy_mean"] = float(np.mean([e["return"] for e in res["play_greedy"]]))
         res["seconds"] = round(time.time() - t0, 1)
         result["variants"][variant] = res
         print(variant, json.dumps(res), flush=True)
