@@ -44,7 +44,10 @@ def replay_states(clip_path: str | Path, game: str) -> tuple[np.ndarray, np.ndar
     spec = get_game(game)
     if get_game(meta.get("game", game)).name != spec.name:
         raise ValueError(f"{clip_path}: the sidecar says {meta.get('game')}, not {spec.name}")
-    options = {k: v for k, v in meta.get("env_kwargs", {}).items() if k not in spec.kwargs}
+    # the recording's settings that differ from the game's defaults (e.g. sticky actions
+    # off): a changed default such as repeat_action_probability must be replayed too
+    options = {k: v for k, v in meta.get("env_kwargs", {}).items()
+               if k not in spec.kwargs or spec.kwargs[k] != v}
     actions = read_expert_actions(clip_path)
     env = make_raw_env(spec.name, privileged_state=True, **options)
     _, info = env.reset(seed=int(meta["seed"]))

@@ -202,3 +202,29 @@ def test_state_observation_refuses_a_wrapper_of_another_game():
 
     with pytest.raises(ValueError, match="breakout's privileged state, not pong's"):
         StateObservation(make_raw_env("breakout", privileged_state=True), "pong")
+
+
+def test_replay_uses_the_recorded_sticky_setting(tmp_path):
+    """A clip recorded with sticky actions off is replayed with them off (a setting that
+    differs from the game's default is part of the recording)."""
+    from lfo.envs import make_raw_env
+    from lfo.labels import read_expert_actions
+    from lfo.privileged_clips import clip_states
+    from lfo.recorder import RecordConfig, record_videos
+
+    record_videos(RecordConfig(game="pong", episodes=1, out=tmp_path, max_steps=200,
+                               env_options={"repeat_action_probability": 0.0}),
+                  progress=False)
+    clip = tmp_path / "clip_000.mp4"
+    states, _ = clip_states(clip, "pong", cache_dir=None)
+    env = PrivilegedState(make_raw_env("pong", repeat_action_probability=0.0), "pong")
+    _, info = env.reset(seed=json.loads(clip.with_suffix(".json").read_text())["seed"])
+    live = [info["state"]] + [env.step(int(a))[-1]["state"] for a in read_expert_actions(clip)]
+    env.close()
+    assert np.array_equal(np.stack(live), states)
+    # the default sticky setting would not retrace it (the expert presses ~18 times here)
+    env = PrivilegedState(make_raw_env("pong"), "pong")
+    _, info = env.reset(seed=json.loads(clip.with_suffix(".json").read_text())["seed"])
+    sticky = [info["state"]] + [env.step(int(a))[-1]["state"] for a in read_expert_actions(clip)]
+    env.close()
+    assert not np.array_equal(np.stack(sticky), states)
