@@ -146,6 +146,10 @@ def check_encoder_fits(encoder: Encoder, game: str) -> None:
     spec = encoder.spec
 
     target = get_game(game).name
+    if getattr(encoder, "privileged", False) and spec.game != target:
+        # the simulator's state is per game, not per family (Pong's is not Breakout's)
+        raise EncoderError(f"encoder {spec.name} reads {spec.game}'s simulator state, not "
+                           f"{target}'s: use state-{target}")
     if spec.game not in ("any", None):
         try:
             same = _family(spec.game) == _family(target)

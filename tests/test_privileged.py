@@ -101,9 +101,9 @@ def test_wrapper_refuses_a_game_without_a_state_reader():
     from lfo.envs.games import make_raw_env
 
     with pytest.raises(ValueError, match="no privileged state reader"):
-        PrivilegedState(make_raw_env("pong"), "pong")
+        PrivilegedState(make_raw_env("pong"), "spaceinvaders")
     with pytest.raises(ValueError, match="no privileged state reader"):
-        StateObservation(make_raw_env("pong"), "pong")
+        StateObservation(make_raw_env("pong"), "spaceinvaders")
 
 
 def test_replay_regenerates_the_recorded_states_and_refuses_a_mismatch(tmp_path):

@@ -107,7 +107,7 @@ def test_privileged_encoder_is_marked_and_identity():
     s = np.random.default_rng(0).normal(size=(5, len(CARRACING_STATE_NAMES)))
     assert np.allclose(enc.encode(s), s)
     with pytest.raises(EncoderError, match="no privileged state reader"):
-        encoders.load("state-pong")
+        encoders.load("state-spaceinvaders")
 
 
 def test_rollouts_are_labelled_and_survive_a_codec_round_trip():

@@ -5,8 +5,10 @@ A video cannot hold the simulator's state, so the ideal-encoder rung
 recorded actions (read through :mod:`lfo.demonstrations.labels`, the one reader of them) are
 replayed
 from the clip's seed in the same env, and :mod:`lfo.envs.privileged` reads the state after
-every step. Box2D is deterministic, so the replay retraces the recording; the replayed
-return must match the sidecar's, else the clip is refused. Results are cached under
+every step. Box2D is deterministic, and ALE draws its sticky actions from a generator
+seeded by the reset seed (the recorder resets a fresh env with the sidecar's ``seed``,
+as the replay does), so the replay retraces the recording; the replayed return must
+match the sidecar's, else the clip is refused. Results are cached under
 ``.cache/privileged`` by clip content.
 
 Nothing on the learning-from-video path imports this module.
@@ -14,6 +16,7 @@ Nothing on the learning-from-video path imports this module.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from lfo.data.files import atomic_write, file_digest
 from lfo.data.sidecar import sidecar_path
 from lfo.data.video import resample_indices
 from lfo.envs.games import get_game, make_raw_env
-from lfo.envs.privileged import PrivilegedState, state_variables
+from lfo.envs.privileged import state_variables
 
 DEFAULT_CACHE = Path(".cache/privileged")
 CACHE_VERSION = 2  # 2: track labels also undefined when facing against the track
@@ -44,9 +47,12 @@ def replay_states(clip_path: str | Path, game: str) -> tuple[np.ndarray, np.ndar
     spec = get_game(game)
     if get_game(meta.get("game", game)).name != spec.name:
         raise ValueError(f"{clip_path}: the sidecar says {meta.get('game')}, not {spec.name}")
-    options = {k: v for k, v in meta.get("env_kwargs", {}).items() if k not in spec.kwargs}
+    # the recording's settings that differ from the game's defaults (e.g. sticky actions
+    # off): a changed default such as repeat_action_probability must be replayed too
+    options = {k: v for k, v in meta.get("env_kwargs", {}).items()
+               if k not in spec.kwargs or spec.kwargs[k] != v}
     actions = read_expert_actions(clip_path)
-    env = PrivilegedState(make_raw_env(spec.name, **options), spec.name)
+    env = make_raw_env(spec.name, privileged_state=True, **options)
     _, info = env.reset(seed=int(meta["seed"]))
     states, valid, total = [info["state"]], [info["state_valid"]], 0.0
     for a in actions:
@@ -72,7 +78,8 @@ def clip_states(
     the same :func:`lfo.data.video.resample_indices` as the frames, so they stay aligned.
     """
     path = Path(clip_path)
-    key = f"v{CACHE_VERSION}-{game}-{file_digest(path)[:24]}"
+    names = hashlib.sha1(" ".join(v.name for v in state_variables(game)).encode()).hexdigest()
+    key = f"v{CACHE_VERSION}-{game}-{names[:8]}-{file_digest(path)[:24]}"
     cached = Path(cache_dir) / f"{key}.npz" if cache_dir is not None else None
     states = valid = None
     if cached is not None and cached.is_file():

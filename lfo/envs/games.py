@@ -26,7 +26,7 @@ from gymnasium.wrappers import FrameStackObservation, RepeatAction, TransformObs
 
 from lfo.data.preprocess import Preprocess
 from lfo.envs.fast_render import use_fast_road_renderer
-from lfo.envs.privileged import StateObservation
+from lfo.envs.privileged import PrivilegedState, StateObservation
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -137,12 +137,17 @@ def get_game(name: str) -> GameSpec:
 
 
 def make_raw_env(
-    game: str, *, seed: int | None = None, render_mode: str | None = None, **options: Any
+    game: str, *, seed: int | None = None, render_mode: str | None = None,
+    privileged_state: bool = False, **options: Any
 ) -> gym.Env:
     """The game with native RGB observations (no preprocessing).
 
     If ``seed`` is given the env is reset once with it, so the following ``reset()``
     calls continue a reproducible sequence; the action space is seeded too.
+    ``privileged_state``: PRIVILEGED: add :class:`lfo.privileged.PrivilegedState` (the
+    simulator's state in ``info``) beneath the action repeat, so that a state's
+    step-to-step differences span one env step whatever the repeat, as in the states of
+    a replayed clip.
     """
     spec = get_game(game)
     unknown = sorted(set(options) - set(spec.options) - {ACTION_REPEAT})
@@ -162,6 +167,8 @@ def make_raw_env(
     env = gym.make(spec.env_id, render_mode=render_mode, **{**spec.kwargs, **gym_options})
     if spec.name == "carracing":
         use_fast_road_renderer(env)  # same pixels, ~1.8x faster steps (lfo.envs.fast_render)
+    if privileged_state:
+        env = PrivilegedState(env, spec.name)
     if repeat > 1:
         env = RepeatAction(env, repeat)
     env.metadata = {**env.metadata, "control_hz": spec.control_hz(options), "game": spec.name}
@@ -221,7 +228,8 @@ def make_env(
         **options: shift settings (see the module docstring).
     """
     spec = get_game(game)
-    env = make_raw_env(spec.name, render_mode=render_mode, **options)
+    env = make_raw_env(spec.name, render_mode=render_mode, privileged_state=observe_state,
+                       **options)
     if observe_state:
         env = StateObservation(env, spec.name)
     else:

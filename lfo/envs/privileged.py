@@ -1,9 +1,17 @@
 """PRIVILEGED: the game's own state, read from the simulator (the ideal encoder's rung).
 
 A learner that reads these numbers reads the simulator, not the video: runs on them
-(``--encoder state-carracing``) are a reference ceiling, labelled like the oracles
-wherever they appear. The same numbers are the regression labels of the shipped state
-estimator (:mod:`encoders.state_estimator`), which recovers them from frames.
+(``--encoder state-carracing``, ``state-pong``, ``state-breakout``) are a reference
+ceiling, labelled like the oracles wherever they appear. The CarRacing numbers are the
+regression labels of the shipped state estimator (:mod:`encoders.state_estimator`), which
+recovers them from frames.
+
+Pong and Breakout (:data:`PONG_STATE`, :data:`BREAKOUT_STATE`): 10 numbers each read from
+the console's RAM after every step (ball, paddles, their velocities; see the Atari
+section below). Velocities the RAM does not hold are differences across the step, from
+the previous step's RAM kept in :class:`PrivilegedState`'s per-episode memory. Hidden
+from both the RAM and the screen: the paddle controller's rest point, which the scripted
+experts track from the paddle's past moves (notes/expert_atari.md).
 
 CarRacing state (:data:`CARRACING_STATE`): 16 numbers, each divided by a fixed scale
 so that typical values are O(1). Signs: "left" is positive (a wheel turned left, a
@@ -159,8 +167,150 @@ def carracing_state_and_valid(env: gym.Env, track: np.ndarray | None = None
     return state.astype(np.float32), valid
 
 
-#: game -> (variables, reader)
-STATE_READERS = {"carracing": (CARRACING_STATE, carracing_state_and_valid)}
+def _carracing_reader(env: gym.Env, memory: dict) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`carracing_state_and_valid` with the episode's centreline built once."""
+    if "track" not in memory:
+        memory["track"] = centreline(env.unwrapped.track)
+    return carracing_state_and_valid(env, memory["track"])
+
+
+# ----------------------------------------------------------------------------- Atari
+# The state is read from the console's RAM after each agent step (frameskip 4). RAM
+# addresses and game facts: notes/expert_atari.md (measured by correlating bytes with
+# the objects' pixels) and lfo.demonstrations.experts.atari. Velocities the RAM does not
+# hold are taken across the step (this step's RAM minus the previous step's), so the
+# reader keeps the previous step's RAM in the wrapper's per-episode memory: replaying a
+# clip's actions and playing live go through the same wrapper, so both see the same
+# numbers. At reset (no previous step) those differences are 0. Positions are RAM units
+# (Pong: x grows towards our paddle on the right, y downwards; Breakout: x to the right,
+# y downwards).
+
+
+def signed_byte(byte: int) -> int:
+    """A RAM byte read as a two's-complement int8."""
+    byte = int(byte)
+    return byte - 256 if byte >= 128 else byte
+
+
+def _ram(env: gym.Env) -> np.ndarray:
+    return env.unwrapped.ale.getRAM()
+
+
+def _previous_ram(memory: dict, ram: np.ndarray) -> np.ndarray:
+    """The previous step's RAM (this step's at reset); remembers this step's for the next."""
+    prev = memory.get("ram")
+    memory["ram"] = ram.copy()
+    return ram if prev is None else prev
+
+
+PONG_STATE: tuple[StateVariable, ...] = (
+    StateVariable("ball_in_play", "flag", 1.0, doc="1 while a ball is in play (ram[54] != 0)"),
+    StateVariable("ball_x", "RAM units", 200.0,
+                  doc="ram[49]; grows towards our paddle on the right (pixel = ram - 48.5)"),
+    StateVariable("ball_y", "RAM units", 200.0,
+                  doc="ram[54]; grows downwards (pixel = ram - 12.5); 0 with no ball"),
+    StateVariable("ball_vx", "RAM units/frame", 1.0, doc="-int8(ram[58]); +-1"),
+    StateVariable("ball_vy", "RAM units/frame", 2.0, doc="int8(ram[56]); -2..2"),
+    StateVariable("paddle_y", "RAM units", 200.0, doc="our (right) paddle, ram[51]"),
+    StateVariable("paddle_dy", "RAM units/step", 20.0,
+                  doc="ram[51] minus the previous step's: the paddle's velocity, the visible "
+                      "trace of the controller's hidden rest point (without a press the "
+                      "paddle closes 3/4 of its gap to it per step)"),
+    StateVariable("cpu_y", "RAM units", 200.0, doc="the computer's (left) paddle, ram[50]"),
+    StateVariable("cpu_dy", "RAM units/step", 8.0,
+                  doc="ram[50] minus the previous step's, clipped to +-8 (its top speed; "
+                      "it jumps when a point restarts)"),
+    StateVariable("clock_phase", "flag", 1.0,
+                  doc="(ram[8] // 4) % 2: which half of the computer's 8-frame rhythm "
+                      "(it skips frames where ram[8] is a multiple of 8)"),
+)
+PONG_STATE_NAMES = tuple(v.name for v in PONG_STATE)
+_PONG_SCALES = np.array([v.scale for v in PONG_STATE], dtype=np.float64)
+#: entries undefined while no ball is in play
+_PONG_BALL = np.array([v.name in ("ball_x", "ball_y", "ball_vx", "ball_vy") for v in PONG_STATE])
+
+
+def pong_state_and_valid(env: gym.Env, memory: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Pong's scaled state (float32, :data:`PONG_STATE` order) and its validity mask.
+
+    ``memory``: the episode's reader memory (the previous step's RAM), owned by
+    :class:`PrivilegedState`; read once per step.
+    """
+    ram = _ram(env)
+    prev = _previous_ram(memory, ram)
+    in_play = int(ram[54]) != 0
+    raw = [
+        float(in_play), float(ram[49]), float(ram[54]),
+        float(-signed_byte(ram[58])), float(signed_byte(ram[56])),
+        float(ram[51]), float(int(ram[51]) - int(prev[51])),
+        float(ram[50]), float(np.clip(int(ram[50]) - int(prev[50]), -8, 8)),
+        float((int(ram[8]) // 4) % 2),
+    ]
+    state = np.asarray(raw) / _PONG_SCALES
+    valid = np.ones(len(state), dtype=bool)
+    if not in_play:
+        valid[_PONG_BALL] = False
+    return state.astype(np.float32), valid
+
+
+BREAKOUT_STATE: tuple[StateVariable, ...] = (
+    StateVariable("ball_in_play", "flag", 1.0, doc="1 while a ball is in play (ram[101] != 0)"),
+    StateVariable("ball_x", "RAM units", 200.0, doc="ram[99] (pixel = ram - 48.5)"),
+    StateVariable("ball_y", "RAM units", 200.0,
+                  doc="ram[101]; grows downwards (pixel = ram + 10.5); 0 with no ball"),
+    StateVariable("ball_vx", "RAM units/frame", 2.0,
+                  doc="-int8(ram[105]): the whole part of the x speed (its fraction is not "
+                      "in a plain byte; see ball_dx)"),
+    StateVariable("ball_vy", "RAM units/frame", 3.0,
+                  doc="int8(ram[103]) + ram[104] / 256 (1, 1.5, 2, 3.375 as the game "
+                      "speeds up)"),
+    StateVariable("ball_dx", "RAM units/step", 16.0,
+                  doc="ram[99] minus the previous step's (0 unless a ball was in play at "
+                      "both; a side-wall bounce within the step shortens it)"),
+    StateVariable("paddle_x", "RAM units", 200.0, doc="ram[72] (left pixel = ram - 47)"),
+    StateVariable("paddle_dx", "RAM units/step", 24.0,
+                  doc="ram[72] minus the previous step's: the visible trace of the "
+                      "controller's hidden rest point"),
+    StateVariable("paddle_half_width", "pixels", 8.0,
+                  doc="ram[108]: 8, then 6 once the ball has hit the top wall"),
+    StateVariable("lives", "balls", 5.0, doc="ram[57]: balls left"),
+)
+BREAKOUT_STATE_NAMES = tuple(v.name for v in BREAKOUT_STATE)
+_BREAKOUT_SCALES = np.array([v.scale for v in BREAKOUT_STATE], dtype=np.float64)
+_BREAKOUT_BALL = np.array([v.name in ("ball_x", "ball_y", "ball_vx", "ball_vy", "ball_dx")
+                           for v in BREAKOUT_STATE])
+
+
+def breakout_state_and_valid(env: gym.Env, memory: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Breakout's scaled state (float32, :data:`BREAKOUT_STATE` order) and validity mask."""
+    ram = _ram(env)
+    prev = _previous_ram(memory, ram)
+    in_play = int(ram[101]) != 0
+    was_in_play = int(prev[101]) != 0
+    dx = float(int(ram[99]) - int(prev[99])) if in_play and was_in_play else 0.0
+    raw = [
+        float(in_play), float(ram[99]), float(ram[101]),
+        float(-signed_byte(ram[105])),
+        float(signed_byte(ram[103]) + int(ram[104]) / 256.0),
+        dx,
+        float(ram[72]), float(int(ram[72]) - int(prev[72])),
+        float(ram[108]), float(ram[57]),
+    ]
+    state = np.asarray(raw) / _BREAKOUT_SCALES
+    valid = np.ones(len(state), dtype=bool)
+    if not in_play:
+        valid[_BREAKOUT_BALL] = False
+    return state.astype(np.float32), valid
+
+
+#: game -> (variables, reader). A reader takes the env and the episode's memory (a dict
+#: the wrapper clears at reset: the CarRacing centreline, the previous step's Atari RAM)
+#: and returns ``(state, valid)``; it is called exactly once per reset and per step.
+STATE_READERS = {
+    "carracing": (CARRACING_STATE, _carracing_reader),
+    "pong": (PONG_STATE, pong_state_and_valid),
+    "breakout": (BREAKOUT_STATE, breakout_state_and_valid),
+}
 
 
 def state_variables(game: str) -> tuple[StateVariable, ...]:
@@ -175,23 +325,27 @@ def state_variables(game: str) -> tuple[StateVariable, ...]:
 class PrivilegedState(gym.Wrapper):
     """Put the privileged state (and its validity) in ``info["state"]`` / ``info["state_valid"]``.
 
-    Wrap the raw game env (below any observation wrappers). The track is read once per
-    episode. The observation is unchanged, so frames and state stay aligned step by step.
+    Wrap the raw game env (below any observation wrappers, and below an action repeat, as
+    :func:`lfo.envs.games.make_raw_env` does with ``privileged_state=True``: the state's
+    step-to-step differences then span one env step, as in a replayed clip). The reader's
+    per-episode memory (the track, the previous step's RAM) is cleared at every reset.
+    The observation is unchanged, so frames and state stay aligned step by step.
     """
 
     def __init__(self, env: gym.Env, game: str = "carracing") -> None:
         super().__init__(env)
         state_variables(game)
+        self.game = game
         self._read = STATE_READERS[game][1]
-        self._track: np.ndarray | None = None
+        self._memory: dict = {}
 
     def _with_state(self, info: dict) -> dict:
-        state, valid = self._read(self.env, self._track)
+        state, valid = self._read(self.env, self._memory)
         return {**info, "state": state, "state_valid": valid}
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        self._track = centreline(self.env.unwrapped.track)
+        self._memory = {}
         return obs, self._with_state(info)
 
     def step(self, action):
@@ -199,17 +353,31 @@ class PrivilegedState(gym.Wrapper):
         return obs, reward, terminated, truncated, self._with_state(info)
 
 
+def find_privileged_state(env: gym.Env) -> PrivilegedState | None:
+    """The :class:`PrivilegedState` in ``env``'s wrapper chain, if any."""
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, PrivilegedState):
+            return env
+        env = env.env
+    return None
+
+
 class StateObservation(gym.Wrapper):
     """PRIVILEGED: the observation becomes the state vector; the frame moves to ``info``.
 
     For the ideal-encoder rung only (``--encoder state-<game>``): the agent then reads the
     simulator. ``info["frame"]`` keeps the native RGB frame (for videos of the agent).
+    ``env`` is wrapped in a :class:`PrivilegedState` unless it already holds one.
     """
 
     def __init__(self, env: gym.Env, game: str = "carracing") -> None:
-        env = PrivilegedState(env, game)
-        super().__init__(env)
         d = len(state_variables(game))
+        inner = find_privileged_state(env)
+        if inner is None:
+            env = PrivilegedState(env, game)
+        elif inner.game != game:
+            raise ValueError(f"the env reads {inner.game}'s privileged state, not {game}'s")
+        super().__init__(env)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (d,), np.float32)
 
     def reset(self, **kwargs):
