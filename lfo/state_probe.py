@@ -43,10 +43,11 @@ def record_state_clips(game: str, out: Path, *, seed: int, episodes: int, max_st
 
     Reuses clips already in ``out``. Behaviours cycle through all but the full expert.
     """
-    from encoders.state_data import BEHAVIOURS, play_episode
+    from encoders.state_data import behaviours_for, play_episode
+    from lfo.envs import get_game
     from lfo.video import write_clip
 
-    behaviours = [b for b in BEHAVIOURS if b.skill != 1.0]
+    behaviours = [b for b in behaviours_for(get_game(game).name) if b.skill != 1.0]
     out.mkdir(parents=True, exist_ok=True)
     clips = []
     for i in tqdm(range(episodes), desc=f"probe clips {out.name}", disable=not progress):
@@ -55,7 +56,7 @@ def record_state_clips(game: str, out: Path, *, seed: int, episodes: int, max_st
         if not (path.is_file() and labels.is_file()):
             frames, states, valid = play_episode(game, seed + i, behaviours[i % len(behaviours)],
                                                  max_steps)
-            write_clip(path, frames, 50.0, crf=20)
+            write_clip(path, frames, get_game(game).control_hz(), crf=20)
             np.savez(labels, states=states, valid=valid)
         with np.load(labels) as data:
             clips.append(LabelledClip(path, data["states"], data["valid"]))
