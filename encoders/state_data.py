@@ -91,7 +91,7 @@ def draw_codec(rng: np.random.Generator, native_height: int = 96) -> CodecSettin
     """A random round trip: 20% none, 45% H.264, 25% VP9, 10% MPEG-4; heights 2/3 to 2.5x
     the native one."""
     u = rng.random()
-    size = int(round(float(rng.choice(CODEC_SCALES)) * native_height))
+    size = 2 * int(round(float(rng.choice(CODEC_SCALES)) * native_height / 2))  # even
     if u < 0.2:
         return CodecSetting(None)
     if u < 0.65:
