@@ -29,7 +29,7 @@ from lfo.algorithms.exploration import held_random_policy
 from lfo.data.preprocess import Preprocess
 from lfo.data.video import ClipInfo, read_clip, write_clip
 from lfo.demonstrations.experts import make_expert
-from lfo.envs.games import make_raw_env
+from lfo.envs.games import get_game, make_raw_env
 from lfo.envs.privileged import PrivilegedState, state_variables
 
 #: first env seed of the estimator's rollouts (far above every other use)
@@ -57,6 +57,20 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     Behaviour("held-random", None, mean_hold=10.0),
 )
 
+#: Atari (15 Hz agent steps): the expert, the expert with lapses (missed balls, paddles
+#: in odd places), and held random play (the states of an agent that cannot play yet)
+ATARI_BEHAVIOURS: tuple[Behaviour, ...] = (
+    Behaviour("expert", 1.0),
+    Behaviour("expert-lapses", 0.9, lapse_steps=4),
+    Behaviour("expert-weak", 0.7, lapse_steps=8),
+    Behaviour("held-random", None, mean_hold=4.0),
+)
+
+
+def behaviours_for(game: str) -> tuple[Behaviour, ...]:
+    """The rollout behaviours of ``game``'s estimator data (in turn over the episodes)."""
+    return BEHAVIOURS if game == "carracing" else ATARI_BEHAVIOURS
+
 
 @dataclass(frozen=True)
 class CodecSetting:
@@ -66,13 +80,19 @@ class CodecSetting:
     """``.mp4`` (H.264), ``.webm`` (VP9), ``.avi`` (MPEG-4); ``None``: no round trip."""
     crf: int = 20
     size: int = 96
-    """Square size the frames are resized to before encoding (decoded back to native)."""
+    """Height the frames are resized to before encoding (the width keeps the aspect ratio;
+    decoded back to native)."""
 
 
-def draw_codec(rng: np.random.Generator) -> CodecSetting:
-    """A random round trip: 20% none, 45% H.264, 25% VP9, 10% MPEG-4; sizes 64-240."""
+#: frame heights of the round trips, as multiples of the native height (CarRacing: 64-240)
+CODEC_SCALES = (1.0, 1.0, 1.0, 2 / 3, 4 / 3, 5 / 3, 2.5)
+
+
+def draw_codec(rng: np.random.Generator, native_height: int = 96) -> CodecSetting:
+    """A random round trip: 20% none, 45% H.264, 25% VP9, 10% MPEG-4; heights 2/3 to 2.5x
+    the native one."""
     u = rng.random()
-    size = int(rng.choice([96, 96, 96, 64, 128, 160, 240]))
+    size = 2 * int(round(float(rng.choice(CODEC_SCALES)) * native_height / 2))  # even
     if u < 0.2:
         return CodecSetting(None)
     if u < 0.65:
@@ -89,13 +109,15 @@ def codec_round_trip(frames: np.ndarray, setting: CodecSetting, fps: float) -> n
         return frames
 
     t, h, w, _ = frames.shape
-    if setting.size != h:
-        frames = np.stack([cv2.resize(f, (setting.size, setting.size),
-                                      interpolation=cv2.INTER_AREA) for f in frames])
+    size_h = setting.size
+    size_w = w if size_h == h else 2 * int(round(w * size_h / h / 2))  # even, same aspect
+    if (size_h, size_w) != (h, w):
+        frames = np.stack([cv2.resize(f, (size_w, size_h), interpolation=cv2.INTER_AREA)
+                           for f in frames])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"episode{setting.ext}"
         write_clip(path, frames, fps, crf=setting.crf)
-        clip = ClipInfo(path, t, fps, setting.size, setting.size)
+        clip = ClipInfo(path, t, fps, size_h, size_w)
         decoded = read_clip(clip, size=(h, w))
     if len(decoded) != t:  # a codec that drops or adds a frame would misalign the labels
         raise RuntimeError(f"round trip {setting} returned {len(decoded)} of {t} frames")
@@ -160,13 +182,15 @@ def collect(
 ) -> StateEpisodes:
     """Play ``episodes`` rollouts (behaviours in turn), round-trip and preprocess them."""
     state_variables(game)  # a clear error for a game without a state reader
+    spec = get_game(game)
+    behaviours = behaviours_for(spec.name)
     rng = np.random.default_rng(seed)
     stacks, states, valid, episode, names = [], [], [], [], []
     for i in tqdm(range(episodes), desc="estimator rollouts", disable=not progress):
-        behaviour = BEHAVIOURS[i % len(BEHAVIOURS)]
+        behaviour = behaviours[i % len(behaviours)]
         frames, s, v = play_episode(game, seed + i, behaviour, max_steps)
-        setting = draw_codec(rng) if codec else CodecSetting(None)
-        frames = codec_round_trip(frames, setting, fps=50.0)
+        setting = draw_codec(rng, native_height=frames.shape[1]) if codec else CodecSetting(None)
+        frames = codec_round_trip(frames, setting, fps=spec.control_hz())
         stacks.append(preprocess.clip(frames))
         states.append(s)
         valid.append(v)

@@ -55,6 +55,10 @@ class StateEstimatorArch:
     widths: tuple[int, int, int] = (32, 64, 64)
     hidden: int = 256
     outputs: tuple[str, ...] = ()
+    center: bool = False
+    """Subtract the training frames' mean image and divide by their spread before the
+    convolutions (Atari: the frames are nearly all fixed background, and without it the
+    net never finds the ball and paddles)."""
 
 
 class StateEstimator(Encoder):
@@ -83,13 +87,33 @@ class StateEstimator(Encoder):
                                   nn.Linear(arch.hidden, d))
         self.register_buffer("label_mean", torch.zeros(d))
         self.register_buffer("label_std", torch.ones(d))
+        if arch.center:
+            self.register_buffer("pixel_mean", torch.zeros(1, arch.in_channels, *arch.size))
+            self.register_buffer("pixel_scale", torch.ones(()))
         self.spec = EncoderSpec(name="state-estimator", id="untrained",
                                 input_shape=(arch.in_channels, *arch.size), feature_dim=d,
                                 game="any")
 
-    def standardised(self, x01: torch.Tensor) -> torch.Tensor:
-        """The net's raw output on inputs scaled to [0, 1]: standardised state estimates."""
-        return self.head(self.convs(x01))
+    def normalise_input(self, x01: torch.Tensor) -> torch.Tensor:
+        """Inputs scaled to [0, 1], centred on the training frames' mean image when
+        ``arch.center``."""
+        if not self.arch.center:
+            return x01
+        return (x01 - self.pixel_mean) / self.pixel_scale
+
+    def standardised(self, x01: torch.Tensor, normalised: bool = False) -> torch.Tensor:
+        """The net's raw output on inputs scaled to [0, 1] (or already passed through
+        :meth:`normalise_input`): standardised state estimates."""
+        return self.head(self.convs(x01 if normalised else self.normalise_input(x01)))
+
+    def set_input_stats(self, stacks: np.ndarray) -> None:
+        """Mean image and spread of uint8 training stacks ``(N, C, H, W)`` (``center`` only)."""
+        if not self.arch.center:
+            return
+        x = stacks.astype(np.float32) / 255.0
+        mean = x.mean(axis=0, keepdims=True)
+        self.pixel_mean.copy_(torch.from_numpy(mean))
+        self.pixel_scale.fill_(float(max((x - mean).std(), 1e-3)))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.standardised(x) * self.label_std + self.label_mean
@@ -152,9 +176,9 @@ def train_step(model: StateEstimator, optimiser: torch.optim.Optimizer, stacks: 
                states: torch.Tensor, valid: torch.Tensor, *, shift: int,
                generator: torch.Generator) -> float:
     """One regression step on a batch of uint8 stacks; returns the loss before the step."""
-    x = random_shift(stacks.float() / 255.0, shift, generator)
+    x = random_shift(model.normalise_input(stacks.float() / 255.0), shift, generator)
     target = (states - model.label_mean) / model.label_std
-    loss = masked_mse(model.standardised(x), target, valid)
+    loss = masked_mse(model.standardised(x, normalised=True), target, valid)
     optimiser.zero_grad()
     loss.backward()
     optimiser.step()
@@ -203,6 +227,9 @@ class EstimatorTrainConfig:
     """AdamW weight decay."""
     shift: int = 2
     """Random shift augmentation, pixels."""
+    center: bool | None = None
+    """Centre the input frames on their mean image (None: on for Atari, off for CarRacing,
+    whose shipped weights were trained without)."""
     codec: bool = True
     """Round-trip most episodes through a video codec (see draw_codec)."""
     seed: int = 0
@@ -235,9 +262,11 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) 
     tr, va = np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
     torch.manual_seed(cfg.seed)
+    center = spec.name != "carracing" if cfg.center is None else cfg.center
     model = StateEstimator(StateEstimatorArch(in_channels=pre.stacked_shape[0], size=pre.size,
-                                              outputs=names))
+                                              outputs=names, center=center))
     model.set_label_stats(data.states[tr], data.valid[tr])
+    model.set_input_stats(data.stacks[tr[:: max(1, len(tr) // 20_000)]])
     stacks = torch.from_numpy(data.stacks)
     states = torch.from_numpy(data.states)
     valid = torch.from_numpy(data.valid)

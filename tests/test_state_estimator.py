@@ -118,3 +118,40 @@ def test_rollouts_are_labelled_and_survive_a_codec_round_trip():
     assert decoded.shape == frames.shape
     err = np.abs(decoded.astype(int) - frames.astype(int)).mean()
     assert 0.5 < err < 20  # lossy (and resized), but the same pictures
+
+
+def dot_frames(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Atari-like stacks: a flat grey background with one 2x2 bright dot (the 'ball'),
+    labelled by the dot's row and column."""
+    rng = np.random.default_rng(seed)
+    stacks = np.full((n, 1, 84, 84), 100, dtype=np.uint8)
+    pos = rng.integers(2, 80, size=(n, 2))
+    for i, (r, c) in enumerate(pos):
+        stacks[i, 0, r:r + 2, c:c + 2] = 240
+    return stacks, (pos / 84.0).astype(np.float32)
+
+
+def test_centred_input_finds_a_small_object_on_a_fixed_background(one_torch_thread, tmp_path):
+    stacks, labels = dot_frames(256, seed=0)
+    valid = np.ones_like(labels, dtype=bool)
+    torch.manual_seed(0)
+    model = StateEstimator(StateEstimatorArch(in_channels=1, size=(84, 84), widths=(8, 16, 16),
+                                              hidden=64, outputs=("row", "col"), center=True))
+    model.set_label_stats(labels, valid)
+    model.set_input_stats(stacks)
+    # the background maps to ~0 and the dot stands out by many spreads
+    x = model.normalise_input(torch.from_numpy(stacks[:1]).float() / 255.0)
+    assert abs(float(x[0, 0, 0, 0])) < 0.5 and float(x.max()) > 5.0
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    s, t, v = torch.from_numpy(stacks), torch.from_numpy(labels), torch.from_numpy(valid)
+    losses = [train_step(model, opt, s[i % 8 * 32:(i % 8 + 1) * 32], t[i % 8 * 32:(i % 8 + 1) * 32],
+                         v[i % 8 * 32:(i % 8 + 1) * 32], shift=0, generator=gen)
+              for i in range(120)]
+    assert np.mean(losses[-8:]) < 0.3 * np.mean(losses[:8])
+    # the centring statistics travel with the checkpoint
+    path = save_state_estimator(tmp_path / "dot.pt", model, game="pong",
+                                preprocess=get_game("pong").preprocess)
+    loaded = encoders.load(str(path))
+    assert loaded.arch.center
+    assert np.allclose(loaded.encode(stacks[:4]), model.encode(stacks[:4]), atol=1e-5)

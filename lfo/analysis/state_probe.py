@@ -26,11 +26,12 @@ import numpy as np
 from tqdm import tqdm
 
 from encoders.clip_features import clip_features, encoder_view
-from encoders.state_data import BEHAVIOURS, play_episode
+from encoders.state_data import behaviours_for, play_episode
 from encoders.state_estimator import r2_per_variable, rmse_per_variable
 from lfo.analysis.probe import ridge_fit
 from lfo.data.video import probe_files, scan_folder, write_clip
 from lfo.demonstrations.privileged_clips import clip_states
+from lfo.envs.games import get_game
 from lfo.envs.privileged import state_variables
 from lfo.shifts.folders import apply_video_shift
 
@@ -80,7 +81,7 @@ def record_state_clips(game: str, out: Path, *, seed: int, episodes: int, max_st
 
     Reuses clips already in ``out``. Behaviours cycle through all but the full expert.
     """
-    behaviours = [b for b in BEHAVIOURS if b.skill != 1.0]
+    behaviours = [b for b in behaviours_for(get_game(game).name) if b.skill != 1.0]
     out.mkdir(parents=True, exist_ok=True)
     clips = []
     for i in tqdm(range(episodes), desc=f"probe clips {out.name}", disable=not progress):
@@ -89,7 +90,7 @@ def record_state_clips(game: str, out: Path, *, seed: int, episodes: int, max_st
         if not (path.is_file() and labels.is_file()):
             frames, states, valid = play_episode(game, seed + i, behaviours[i % len(behaviours)],
                                                  max_steps)
-            write_clip(path, frames, 50.0, crf=20)
+            write_clip(path, frames, get_game(game).control_hz(), crf=20)
             np.savez(labels, states=states, valid=valid)
         with np.load(labels) as data:
             clips.append(LabelledClip(path, data["states"], data["valid"]))
