@@ -30,11 +30,18 @@ def atomic_write(path: str | Path, write: Callable[[IO[Any]], object], mode: str
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": ""})) as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
