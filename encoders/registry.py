@@ -141,8 +141,8 @@ def check_encoder_fits(encoder: Encoder, game: str) -> None:
     """Refuse (one-line :class:`EncoderError`) an encoder made for another game or state.
 
     A state estimator must name the same state variables as :mod:`lfo.envs.privileged` reads
-    today, and any encoder that records its game must have been made for ``game``'s
-    family (Atari games share one encoder)."""
+    today and have been made for ``game`` itself; a visual encoder that records its game
+    must have been made for ``game``'s family (the Atari games share one)."""
     spec = encoder.spec
 
     target = get_game(game).name
@@ -151,8 +151,9 @@ def check_encoder_fits(encoder: Encoder, game: str) -> None:
         raise EncoderError(f"encoder {spec.name} reads {spec.game}'s simulator state, not "
                            f"{target}'s: use state-{target}")
     if spec.game not in ("any", None):
-        try:
-            same = _family(spec.game) == _family(target)
+        try:  # a state estimator reads one game's state; a visual CNN serves its family
+            same = (spec.game == target if spec.outputs is not None
+                    else _family(spec.game) == _family(target))
         except (EncoderError, ValueError):
             same = spec.game == target
         if not same:

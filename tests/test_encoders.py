@@ -253,3 +253,17 @@ def test_centered_recon_pretraining_runs_and_is_seeded():
     assert digests[0] == digests[1]
     expected = np.median(play.frames.astype(np.float32), axis=0) / 255.0
     np.testing.assert_allclose(enc.background[0, -1].numpy(), expected[0], atol=1e-6)
+
+
+def test_a_state_estimator_is_refused_for_another_game_of_its_family():
+    if not registry.default_weights("pong").exists():
+        pytest.skip("default-pong weights not shipped")
+    from encoders.registry import check_encoder_fits
+
+    estimator = encoders.load("default-pong")
+    check_encoder_fits(estimator, "pong")
+    with pytest.raises(EncoderError, match="made for pong, not breakout"):
+        check_encoder_fits(estimator, "breakout")
+    with pytest.raises(EncoderError, match="made for pong, not carracing"):
+        check_encoder_fits(estimator, "carracing")
+    check_encoder_fits(encoders.load("ssl-atari"), "breakout")  # the family's CNN serves both
