@@ -255,6 +255,7 @@ def test_atari_shifts_reach_the_emulator(game):
     ale = {n: make_raw_env(game, **s.options).unwrapped for n, s in shifts.items()}
     assert ale["sticky0"].ale.getFloat("repeat_action_probability") == 0.0
     assert ale["sticky25"].ale.getFloat("repeat_action_probability") == 0.25
+    assert ale["sticky50"].ale.getFloat("repeat_action_probability") == 0.5
     difficulty = next(n for n in shifts if n.startswith("difficulty"))
     mode = next(n for n in shifts if n.startswith("mode"))
     assert ale[difficulty]._game_difficulty == shifts[difficulty].options["difficulty"] > 0

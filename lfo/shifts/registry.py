@@ -358,6 +358,8 @@ def _atari_shifts(game: str, difficulty: int, paddle: str, mode: int) -> list[En
                  "trains with 0.25)", {"repeat_action_probability": 0.0}),
         EnvShift("sticky25", game, "sticky actions 0.25 (the default: a no-op shift unless the "
                  "run changed it)", {"repeat_action_probability": 0.25}),
+        EnvShift("sticky50", game, "sticky actions 0.5: every other decision repeats the last "
+                 "action", {"repeat_action_probability": 0.5}),
         EnvShift(f"difficulty{difficulty}", game, f"ROM difficulty {difficulty}: {paddle}",
                  {"difficulty": difficulty}),
         EnvShift(f"mode{mode}", game, f"ROM game mode {mode} (another of the cartridge's "
