@@ -398,3 +398,15 @@ def test_nohud_blacks_out_exactly_the_hud_rows():
     assert out[84:].max() == 0 and out[:84].min() == 200 and frame.min() == 200
     big = black_bottom(np.full((192, 160, 3), 9, np.uint8), 12 / 96)
     assert big[168:].max() == 0 and big[:168].min() == 9
+
+
+def test_score_ratios_are_defined_for_negative_returns():
+    """Pong returns are negative: the return ratio is undefined there, the score ratio not."""
+    from lfo.analysis.shift_eval import add_ratios
+
+    rows = [{"greedy": {"mean": -10.0}}, {"greedy": {"mean": -15.0}}, {"greedy": {"mean": 0.0}}]
+    add_ratios(rows, ["greedy"], random_return=-20.0, expert=20.0)
+    assert np.isnan(rows[1]["greedy"]["ratio"])
+    assert rows[0]["greedy"]["score"] == pytest.approx(0.25)  # (-10 + 20) / 40
+    assert rows[1]["greedy"]["score_ratio"] == pytest.approx(0.125 / 0.25)
+    assert rows[2]["greedy"]["score_ratio"] == pytest.approx(0.5 / 0.25)

@@ -123,16 +123,8 @@ def shift_eval(cfg: ShiftEvalConfig) -> dict[str, Any]:
         bar.update(1)
     bar.close()
 
-    reference = rows[0]
     random_return, expert = run.final.get("random_return"), run.final.get("expert_return")
-    for row in rows:
-        for mode in cfg.modes:
-            stats = row[mode]
-            ref = reference[mode]["mean"]
-            stats["ratio"] = stats["mean"] / ref if ref > 0 else float("nan")
-            stats["score"] = (normalised_score(stats["mean"], random_return, expert)
-                              if random_return is not None and expert is not None
-                              else float("nan"))
+    add_ratios(rows, cfg.modes, random_return, expert)
 
     out = Path(cfg.out) if cfg.out is not None else Path(cfg.run) / "shift_eval"
     out.mkdir(parents=True, exist_ok=True)
@@ -150,22 +142,46 @@ def shift_eval(cfg: ShiftEvalConfig) -> dict[str, Any]:
     return result
 
 
+def add_ratios(rows: list[dict[str, Any]], modes, random_return: float | None,
+               expert: float | None) -> None:
+    """Per row and mode: ``ratio`` = mean return / in-distribution mean return (defined when
+    the in-distribution return is positive), ``score`` = normalised score (0 random, 1 the
+    expert) and ``score_ratio`` = score / in-distribution score (defined when that score is
+    positive; the ratio that means something for games with negative returns, e.g. Pong)."""
+    reference = rows[0]
+    for row in rows:
+        for mode in modes:
+            stats = row[mode]
+            ref = reference[mode]["mean"]
+            stats["ratio"] = stats["mean"] / ref if ref > 0 else float("nan")
+            known = random_return is not None and expert is not None
+            stats["score"] = (normalised_score(stats["mean"], random_return, expert) if known
+                              else float("nan"))
+            ref_score = (normalised_score(ref, random_return, expert) if known
+                         else float("nan"))
+            stats["score_ratio"] = (stats["score"] / ref_score if ref_score > 0
+                                    else float("nan"))
+
+
 def markdown_table(result: dict[str, Any]) -> str:
     """One line per row: return mean +- std over the seeds and ratio to in-distribution."""
     modes = result["modes"]
-    head = "| shift | kind | " + " | ".join(f"{m} return | {m} ratio" for m in modes) + " | what |"
+    head = "| shift | kind | " + " | ".join(
+        f"{m} return | {m} ratio | {m} score ratio" for m in modes) + " | what |"
     lines = [
         f"Shift evaluation of `{result['run']}` ({result['game']}): {result['episodes']} "
-        f"episodes per row and mode; ratio = mean return / in-distribution mean return.",
+        "episodes per row and mode; ratio = mean return / in-distribution mean return; score "
+        "ratio = normalised score (0 random, 1 expert) / in-distribution score.",
         "",
         head,
-        "|" + "---|" * (3 + 2 * len(modes)),
+        "|" + "---|" * (3 + 3 * len(modes)),
     ]
     for row in result["rows"]:
         cells = []
         for m in modes:
             s = row[m]
-            cells += [f"{s['mean']:.1f} +- {s['std']:.1f}", f"{s['ratio']:.2f}"]
+            cells += [f"{s['mean']:.1f} +- {s['std']:.1f}", f"{s['ratio']:.2f}",
+                      f"{s.get('score_ratio', float('nan')):.2f}"]
         lines.append(f"| {row['shift']} | {row['kind']} | " + " | ".join(cells)
                      + f" | {row['doc']} |")
     if result.get("expert_return") is not None:
