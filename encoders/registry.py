@@ -146,19 +146,17 @@ def check_encoder_fits(encoder: Encoder, game: str) -> None:
     spec = encoder.spec
 
     target = get_game(game).name
-    if getattr(encoder, "privileged", False) and spec.game != target:
-        # the simulator's state is per game, not per family (Pong's is not Breakout's)
-        raise EncoderError(f"encoder {spec.name} reads {spec.game}'s simulator state, not "
-                           f"{target}'s: use state-{target}")
     if spec.game not in ("any", None):
-        try:  # a state estimator reads one game's state; a visual CNN serves its family
+        try:  # a state (read or estimated) is one game's; a visual CNN serves its family
             same = (spec.game == target if spec.outputs is not None
                     else _family(spec.game) == _family(target))
         except (EncoderError, ValueError):
             same = spec.game == target
         if not same:
+            use = (f"state-{target}" if getattr(encoder, "privileged", False)
+                   else f"one made for {target} (e.g. {default_for(target)})")
             raise EncoderError(f"encoder {spec.name} was made for {spec.game}, not {target}: "
-                               f"use one made for {target} (e.g. {default_for(target)})")
+                               f"use {use}")
     if spec.outputs is not None:
         expected = tuple(v.name for v in state_variables(target))
         if tuple(spec.outputs) != expected:

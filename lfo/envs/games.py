@@ -105,24 +105,23 @@ CARRACING = GameSpec(
 # Atari: the standard 84x84 grey, 4-frame stack view (Mnih et al. 2015). The score
 # digits stay in view; they carry no action information.
 _ATARI_OPTIONS = ("repeat_action_probability", "mode", "difficulty", "frameskip")
-PONG = GameSpec(
-    name="pong",
-    env_id="ALE/Pong-v5",
-    kwargs={"frameskip": 4, "repeat_action_probability": 0.25},
-    options=_ATARI_OPTIONS,
-    native_size=(210, 160),
-    base_hz=60.0,
-    preprocess=Preprocess(crop=None, size=(84, 84), grayscale=True, stack=4),
-)
-BREAKOUT = GameSpec(
-    name="breakout",
-    env_id="ALE/Breakout-v5",
-    kwargs={"frameskip": 4, "repeat_action_probability": 0.25},
-    options=_ATARI_OPTIONS,
-    native_size=(210, 160),
-    base_hz=60.0,
-    preprocess=Preprocess(crop=None, size=(84, 84), grayscale=True, stack=4),
-)
+
+
+def _atari_game(name: str, env_id: str) -> GameSpec:
+    """An ALE game as the clips were recorded: frameskip 4, sticky actions 0.25."""
+    return GameSpec(
+        name=name,
+        env_id=env_id,
+        kwargs={"frameskip": 4, "repeat_action_probability": 0.25},
+        options=_ATARI_OPTIONS,
+        native_size=(210, 160),
+        base_hz=60.0,
+        preprocess=Preprocess(crop=None, size=(84, 84), grayscale=True, stack=4),
+    )
+
+
+PONG = _atari_game("pong", "ALE/Pong-v5")
+BREAKOUT = _atari_game("breakout", "ALE/Breakout-v5")
 
 GAMES: dict[str, GameSpec] = {spec.name: spec for spec in (CARRACING, PONG, BREAKOUT)}
 _ENV_ID_TO_GAME = {spec.env_id: spec.name for spec in GAMES.values()}
