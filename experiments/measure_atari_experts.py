@@ -4,6 +4,8 @@ Usage (from the repository root):
     OMP_NUM_THREADS=1 .venv/bin/python experiments/measure_atari_experts.py --game pong \
         --seeds 10000-10009 --skill 1.0 [--out results.jsonl]
     ... --policy random   # uniform random actions, seeded by the episode seed
+    ... --policy expert-tracking   # the original controllers that track the hidden rest
+                                   # point over time (<Game>Config(memoryless=False))
 Each episode runs to the game's end or the env's own cap (108,000 frames = 27,000 steps).
 """
 
@@ -20,7 +22,12 @@ import gymnasium as gym
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
-from lfo.demonstrations.experts.atari import BreakoutExpert, PongExpert  # noqa: E402
+from lfo.demonstrations.experts.atari import (  # noqa: E402
+    BreakoutConfig,
+    BreakoutExpert,
+    PongConfig,
+    PongExpert,
+)
 
 gym.register_envs(ale_py)
 ENVS = {"pong": ("ALE/Pong-v5", PongExpert), "breakout": ("ALE/Breakout-v5", BreakoutExpert)}
@@ -44,7 +51,11 @@ def run_episode(game: str, seed: int, policy: str, skill: float, max_steps: int 
     env = gym.make(env_id, max_episode_steps=max_steps)
     obs, _ = env.reset(seed=seed)
     rng = np.random.default_rng(seed)
-    expert = cls(skill=skill, seed=seed)
+    if policy == "expert-tracking":
+        config = (PongConfig if cls is PongExpert else BreakoutConfig)(memoryless=False)
+        expert = cls(skill=skill, seed=seed, config=config)
+    else:
+        expert = cls(skill=skill, seed=seed)
     expert.reset(env)
     ret, steps, done = 0.0, 0, False
     won = lost = last_reward_step = 0
@@ -83,7 +94,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--game", choices=sorted(ENVS), required=True)
     p.add_argument("--seeds", default="10000-10009")
-    p.add_argument("--policy", choices=["expert", "random"], default="expert")
+    p.add_argument("--policy", choices=["expert", "expert-tracking", "random"], default="expert")
     p.add_argument("--skill", type=float, default=1.0)
     p.add_argument("--out", default=None, help="append one JSON line per episode here")
     p.add_argument(

@@ -10,12 +10,14 @@ from lfo.demonstrations.experts.atari import (
     Contact,
     PaddleModel,
     PaddleObserver,
+    PongConfig,
     PongExpert,
     fold,
     gaussian_offsets,
     plan_contact,
     pong_ball_frame,
     pong_run,
+    rest_from_motion,
 )
 
 gym = pytest.importorskip("gymnasium")
@@ -175,3 +177,49 @@ def test_experts_are_deterministic_given_seeds(env_id, cls):
     other, _ = rollout(env_id, cls(skill=0.7, seed=12), seed=5, steps=150)
     assert first == second
     assert first != other
+
+
+def test_rest_point_is_read_off_a_released_paddles_step():
+    model = PaddleModel()
+    for pos, rest in [(100.0, 150.0), (160.0, 60.0), (90.0, 90.0)]:
+        after, _ = model.rollout(pos, rest, 0, np.array([[0]]), np.array([[0]]), [model.frames])
+        end = float(after[0, 0, 0])
+        assert rest_from_motion(model, end, end - pos) == pytest.approx(rest)
+
+
+def scrambled_history_agrees(memoryless: bool, steps: int = 400) -> tuple[int, int]:
+    """(steps where an expert with another past picks the same action, steps compared).
+
+    At every step a second expert is given the same paddle position of the previous step
+    (what the state's paddle velocity shows) but another last action, rest point estimate
+    and rally count (what no state shows), and asked for its action.
+    """
+    env = gym.make("ALE/Pong-v5")
+    obs, _ = env.reset(seed=4)
+    expert = PongExpert(seed=4, config=PongConfig(memoryless=memoryless))
+    expert.reset(env)
+    same = 0
+    for t in range(steps):
+        other = PongExpert(seed=4, config=PongConfig(memoryless=memoryless))
+        other._prev_paddle = expert._prev_paddle
+        other._observer.pos = expert._observer.pos
+        other._observer.rest = expert._observer.rest + 30.0
+        other._observer._prev_dir = 1
+        other._last_action = PongExpert.DOWN if t % 2 else PongExpert.UP
+        other._rally_returns = 12
+        other_action = other._policy(env, obs)
+        action = expert.act(env, obs)
+        same += other_action == action
+        obs, _, term, trunc, _ = env.step(action)
+        if term or trunc:
+            break
+    env.close()
+    return same, t + 1
+
+
+def test_memoryless_pong_expert_acts_on_the_visible_state_only():
+    same, steps = scrambled_history_agrees(memoryless=True)
+    assert same == steps
+    # The tracking controller acts on a past no state shows: the same scramble moves it.
+    same, steps = scrambled_history_agrees(memoryless=False)
+    assert same < steps - 10, (same, steps)

@@ -107,7 +107,7 @@ def sidecar(cfg: RecordConfig, seed: int, episode: Episode, fps: float) -> dict[
         "env_kwargs": {**spec.kwargs, **cfg.env_options},
         "seed": seed,
         "skill": cfg.skill,
-        "expert": type(make_expert(cfg.env)).__name__,
+        "expert": make_expert(cfg.env).describe(),
         "return": episode.episode_return,
         "length": episode.length,
         "frames": int(len(episode.frames)),

@@ -57,6 +57,10 @@ class ScriptedExpert(abc.ABC):
     def _reset_controller(self, env: gym.Env) -> None:  # noqa: B027 - optional hook
         """Per-episode controller state (filters, memories); default: none."""
 
+    def describe(self) -> str:
+        """The controller's name as recordings state it (a variant in brackets)."""
+        return type(self).__name__
+
     @abc.abstractmethod
     def _policy(self, env: gym.Env, obs: np.ndarray) -> int:
         """The full-skill action, computed from privileged state of ``env.unwrapped``."""
