@@ -361,6 +361,9 @@ class PongConfig:
     a function of the (visible) state a learner sees, so a learner on that state can copy
     it. ``False``: the original controller, which tracks the rest point over time from the
     actions it played (:class:`PaddleObserver`) and so acts on a state nobody else sees."""
+    stretch: float = 0.5
+    """Memoryless: share of a return's worth lost when it lands at the middle of the
+    computer's reach (none at its edge), in place of the rally count's fade."""
     paddle: PaddleModel = field(default_factory=PaddleModel)
 
 
@@ -447,6 +450,11 @@ class PongExpert(ScriptedExpert):
             gap = end[1] - end[3]  # ball y - computer paddle y when it gets there
             wins = gap < lo_cpu - cfg.cpu_margin or gap > hi_cpu + cfg.cpu_margin
             worth = cfg.value_win if wins else cfg.value_return * fade
+            if not wins and cfg.memoryless:
+                # No rally count to fade returns: prefer the return that lands nearest the
+                # edge of the computer's reach (long rallies end, no endless loops).
+                depth = min(gap - lo_cpu, hi_cpu - gap) / ((hi_cpu - lo_cpu) / 2.0)
+                worth = cfg.value_return * (1.0 - cfg.stretch * float(np.clip(depth, 0, 1)))
             values[lo - cfg.reach[0] : top - cfg.reach[0]] = worth
         best = np.flatnonzero(values >= values.max() - 1e-9)
         target = ball[0] - (cfg.reach[0] + _middle_of_longest_run(best))
