@@ -51,6 +51,7 @@ def test_metadata_reader_never_returns_actions_but_labels_reader_does(tmp_path):
     clip = tmp_path / "clip_000.mp4"
     meta = read_metadata(clip)
     assert meta["game"] == "pong" and ACTIONS_KEY not in meta
+    assert meta["expert"] == "PongExpert(memoryless)"  # which controller played
     assert read_expert_actions(clip).shape == (20,)
     clip.with_suffix(".json").unlink()
     assert read_metadata(clip) is None
