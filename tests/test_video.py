@@ -85,13 +85,16 @@ def test_resample_indices_by_hand():
     np.testing.assert_array_equal(resample_indices(6, 100, 50), [0, 2, 4])
 
 
-@pytest.mark.parametrize("capture_fps", [60.0, 75.0, 100.0, 144.0])
-def test_a_faster_capture_of_the_game_resamples_back_to_every_game_frame(capture_fps):
+@pytest.mark.parametrize(("game_hz", "capture_fps"), [
+    (50.0, 60.0), (50.0, 75.0), (50.0, 100.0), (50.0, 144.0),  # CarRacing
+    (15.0, 25.0), (15.0, 60.0),  # Pong/Breakout at frameskip 4: the fps25/fps60 shifts
+])
+def test_a_faster_capture_of_the_game_resamples_back_to_every_game_frame(game_hz, capture_fps):
     # A camera at capture_fps shows, at each of its frames, the game frame on screen then;
     # resampling to the game's rate must give back game frames 0, 1, 2... exactly.
     game = np.arange(500)
-    captured = game[resample_indices(len(game), 50.0, capture_fps)]
-    back = captured[resample_indices(len(captured), capture_fps, 50.0)]
+    captured = game[resample_indices(len(game), game_hz, capture_fps)]
+    back = captured[resample_indices(len(captured), capture_fps, game_hz)]
     n = min(len(back), len(game))
     np.testing.assert_array_equal(back[:n], game[:n])
     assert n >= len(game) - 1

@@ -211,8 +211,9 @@ VIDEO_SHIFTS: dict[str, VideoShift] = {
         ),
         VideoShift(
             "fps25",
-            "re-timed to 25 fps in real time (every other frame of a 50 Hz game); "
-            "decoding at 50 Hz repeats each frame once",
+            "re-timed to 25 fps in real time (CarRacing, 50 Hz: every other frame, and "
+            "decoding at 50 Hz repeats each once; Pong/Breakout, 15 Hz: frames shown once "
+            "or twice, and decoding back at 15 Hz recovers every original frame)",
             fps=25.0,
         ),
         VideoShift(
