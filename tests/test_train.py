@@ -422,3 +422,14 @@ def test_expert_return_says_when_no_sidecar_records_one(clip_factory, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a full episode with a return: no warning
         assert expert_return(scan_folder(tmp_path / "bare")) == 12.5
+
+
+
+def test_budget_defaults_to_the_games_own(tiny_clips, tmp_path):
+    from lfo.envs.games import get_game
+
+    assert get_game("pong").train_steps > get_game("carracing").train_steps
+    trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", steps=None))
+    assert trainer.cfg.steps == get_game("carracing").train_steps  # resolved, then saved
+    assert trainer.replay.capacity == min(trainer.cfg.buffer_size, trainer.cfg.steps)
+    trainer.env.close()

@@ -45,8 +45,9 @@ class BenchmarkConfig:
     oracle-iq and oracle-bc, which use the recorded expert actions."""
     seeds: tuple[int, ...] = (0, 1, 2)
     """Seed values; each method runs once per seed."""
-    steps: int = 60_000
-    """Env-step budget of every run (gradient updates for the offline oracle-bc)."""
+    steps: int | None = None
+    """Agent-step budget of every run (gradient updates for the offline oracle-bc);
+    default: the game's (lfo.envs.games)."""
     videos: str | None = None
     """Clip folder; default videos/<env>."""
     out: str | None = None
@@ -89,7 +90,8 @@ def run_benchmark(
             if not final.is_file():
                 start = time.time()
                 if (run_dir / "checkpoint" / "state.pt").is_file():
-                    run_cfg = load_run_config(run_dir, steps=cfg.steps, progress=cfg.progress)
+                    budget = {} if cfg.steps is None else {"steps": cfg.steps}
+                    run_cfg = load_run_config(run_dir, progress=cfg.progress, **budget)
                 else:
                     shared = {f.name: getattr(cfg.run, f.name) for f in fields(RunSettings)}
                     run_cfg = TrainConfig(

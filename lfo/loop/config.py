@@ -95,8 +95,9 @@ class TrainConfig(RunSettings):
     """Learner (lfo.algorithms.methods): iq-idm, iq-state-only, bco, gaifo,
     oracle-iq, oracle-bc (oracles use the recorded expert actions). Default:
     iq-<variant>."""
-    steps: int = 60_000
-    """Env steps of interaction."""
+    steps: int | None = None
+    """Agent steps of interaction (offline oracles: updates). Default: the game's budget
+    (lfo.envs.games: 60,000 on CarRacing and Breakout, 150,000 on Pong)."""
     out: str | None = None
     """Run folder; default runs/<game>-<variant>[-<video_shift>]-s<seed>."""
     seed: int = 0

@@ -84,6 +84,8 @@ class Trainer:
         metadata = clip_metadata(self.folder)  # sidecars read once
         self.game = infer_game(self.folder, cfg.env, metadata)
         self.spec = get_game(self.game)
+        if cfg.steps is None:  # the game's own budget; config.json records the number
+            cfg = self.cfg = dataclasses.replace(cfg, steps=self.spec.train_steps)
         self.out = cfg.resolved_out(self.game)
         warn_on_mismatch(self.folder, self.game, cfg.action_repeat)
         self.env_options = cfg.agent_env_options()
