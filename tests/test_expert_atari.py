@@ -201,7 +201,6 @@ def scrambled_history_agrees(memoryless: bool, steps: int = 400) -> tuple[int, i
     same = 0
     for t in range(steps):
         other = PongExpert(seed=4, config=PongConfig(memoryless=memoryless))
-        other._prev_paddle = expert._prev_paddle
         other._observer.pos = expert._observer.pos
         other._observer.rest = expert._observer.rest + 30.0
         other._observer._prev_dir = 1

@@ -247,6 +247,17 @@ def plan_rest(model: PaddleModel, pos: float, rest: float, prev_dir: int, target
     return plan_contact(model, pos, rest, prev_dir, far, horizon=1)
 
 
+def rest_from_motion(model: PaddleModel, pos: float, moved: float) -> float:
+    """The paddle's rest point as read off its last step: ``pos`` after moving ``moved``.
+
+    With the rest point still over the step the paddle closes ``step_gain`` of its gap per
+    step, so the gap left is ``moved * (1 - step_gain) / step_gain``; a press during the step
+    makes this an estimate. Clipped to the rest point's limits.
+    """
+    gain = model.step_gain
+    return float(np.clip(pos + moved * (1.0 - gain) / gain, model.rest_lo, model.rest_hi))
+
+
 class PaddleObserver:
     """Tracks the paddle's hidden rest point from the positions seen after each step."""
 
@@ -275,6 +286,40 @@ class PaddleObserver:
         self.pos = pos
         self._prev_dir = last_dir
         return self.rest
+
+    def read_motion(self, pos: float) -> float:
+        """The rest point read off the paddle's last step alone (memoryless): nothing is
+        used but the position before, which the state's paddle velocity shows too."""
+        moved = 0.0 if self.pos is None else pos - self.pos
+        self.pos = pos
+        self.rest = rest_from_motion(self.model, pos, moved)
+        return self.rest
+
+
+class PaddleExpert(ScriptedExpert):
+    """What the Pong and Breakout experts share: a paddle-controller paddle whose rest point
+    is tracked over time or read off its last step (``config.memoryless``)."""
+
+    DIRECTION: tuple[int, ...]
+    """Paddle direction of each action."""
+    config: PongConfig | BreakoutConfig
+
+    def act(self, env: gym.Env, obs: np.ndarray) -> int:
+        """As the base class; remembers the action played (lapses too) for the observer."""
+        self._last_action = super().act(env, obs)
+        return self._last_action
+
+    def describe(self) -> str:
+        """E.g. ``PongExpert(memoryless)`` or ``PongExpert(tracking)``: which controller played."""
+        kind = "memoryless" if self.config.memoryless else "tracking"
+        return f"{type(self).__name__}({kind})"
+
+    def _paddle_rest(self, paddle: float) -> tuple[float, int]:
+        """The rest point now and the direction the plans take as last played."""
+        if self.config.memoryless:
+            return self._observer.read_motion(paddle), 0
+        last_dir = self.DIRECTION[self._last_action]
+        return self._observer.update(paddle, last_dir), last_dir
 
 
 # ---------------------------------------------------------------------------------
@@ -367,18 +412,7 @@ class PongConfig:
     paddle: PaddleModel = field(default_factory=PaddleModel)
 
 
-def rest_from_motion(model: PaddleModel, pos: float, moved: float) -> float:
-    """The paddle's rest point as read off its last step: ``pos`` after moving ``moved``.
-
-    With the rest point still over the step the paddle closes ``step_gain`` of its gap per
-    step, so the gap left is ``moved * (1 - step_gain) / step_gain``; a press during the step
-    makes this an estimate. Clipped to the rest point's limits.
-    """
-    gain = model.step_gain
-    return float(np.clip(pos + moved * (1.0 - gain) / gain, model.rest_lo, model.rest_hi))
-
-
-class PongExpert(ScriptedExpert):
+class PongExpert(PaddleExpert):
     """Returns the ball at the angle the computer cannot reach.
 
     Each step it predicts, frame by frame, where the ball will pass our paddle and
@@ -409,16 +443,6 @@ class PongExpert(ScriptedExpert):
         self._last_action = self.NOOP
         self._rally_returns = 0
         self._ball_was_coming = False
-        self._prev_paddle: float | None = None
-
-    def act(self, env: gym.Env, obs: np.ndarray) -> int:
-        """As the base class; remembers the action played (lapses too) for the observer."""
-        self._last_action = super().act(env, obs)
-        return self._last_action
-
-    def describe(self) -> str:
-        """``PongExpert(memoryless)`` or ``PongExpert(tracking)``: which controller played."""
-        return f"PongExpert({'memoryless' if self.config.memoryless else 'tracking'})"
 
     def contact(self, ram: np.ndarray) -> Contact | None:
         """Where the ball can meet our paddle and what each way of meeting it is worth.
@@ -464,14 +488,7 @@ class PongExpert(ScriptedExpert):
         cfg = self.config
         ram = env.unwrapped.ale.getRAM()
         paddle = float(ram[cfg.paddle_y])
-        if cfg.memoryless:
-            moved = 0.0 if self._prev_paddle is None else paddle - self._prev_paddle
-            self._prev_paddle = paddle  # the paddle's velocity, as the state shows it
-            last_dir = 0
-            rest = rest_from_motion(cfg.paddle, paddle, moved)
-        else:
-            last_dir = self.DIRECTION[self._last_action]
-            rest = self._observer.update(paddle, last_dir)
+        rest, last_dir = self._paddle_rest(paddle)
         contact = self.contact(ram)
         coming = contact is not None
         # Count our returns in this rally (the ball turned away from us since last step).
@@ -555,7 +572,7 @@ class BreakoutConfig:
     )
 
 
-class BreakoutExpert(ScriptedExpert):
+class BreakoutExpert(PaddleExpert):
     """Serves, then keeps the paddle under the ball where it will come down.
 
     A falling ball's path to the paddle is predicted frame by frame with mirror bounces
@@ -583,16 +600,6 @@ class BreakoutExpert(ScriptedExpert):
         self._observer = PaddleObserver(self.config.paddle)
         self._last_action = self.NOOP
         self._prev_ball: tuple[int, int] | None = None
-        self._prev_paddle: float | None = None
-
-    def act(self, env: gym.Env, obs: np.ndarray) -> int:
-        """As the base class; remembers the action played (lapses too) for the observer."""
-        self._last_action = super().act(env, obs)
-        return self._last_action
-
-    def describe(self) -> str:
-        """``BreakoutExpert(memoryless)`` or ``BreakoutExpert(tracking)``."""
-        return f"BreakoutExpert({'memoryless' if self.config.memoryless else 'tracking'})"
 
     def ball_velocity(self, ram: np.ndarray) -> tuple[float, float]:
         """Ball velocity per frame.
@@ -634,14 +641,7 @@ class BreakoutExpert(ScriptedExpert):
         cfg = self.config
         ram = env.unwrapped.ale.getRAM()
         paddle = float(ram[cfg.paddle_x])
-        if cfg.memoryless:
-            moved = 0.0 if self._prev_paddle is None else paddle - self._prev_paddle
-            self._prev_paddle = paddle
-            last_dir = 0
-            rest = rest_from_motion(cfg.paddle, paddle, moved)
-        else:
-            last_dir = self.DIRECTION[self._last_action]
-            rest = self._observer.update(paddle, last_dir)
+        rest, last_dir = self._paddle_rest(paddle)
         x, y = int(ram[cfg.ball_x]), int(ram[cfg.ball_y])
         if y == 0:  # no ball in play: serve
             self._prev_ball = None
