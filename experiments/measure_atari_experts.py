@@ -6,6 +6,8 @@ Usage (from the repository root):
     ... --policy random   # uniform random actions, seeded by the episode seed
     ... --policy expert-tracking   # the original controllers that track the hidden rest
                                    # point over time (<Game>Config(memoryless=False))
+    ... --policy expert-memoryless # the controllers that read the rest point off the
+                                   # paddle's last step (<Game>Config(memoryless=True))
 Each episode runs to the game's end or the env's own cap (108,000 frames = 27,000 steps).
 """
 
@@ -51,8 +53,9 @@ def run_episode(game: str, seed: int, policy: str, skill: float, max_steps: int 
     env = gym.make(env_id, max_episode_steps=max_steps)
     obs, _ = env.reset(seed=seed)
     rng = np.random.default_rng(seed)
-    if policy == "expert-tracking":
-        config = (PongConfig if cls is PongExpert else BreakoutConfig)(memoryless=False)
+    if policy in ("expert-tracking", "expert-memoryless"):
+        config_cls = PongConfig if cls is PongExpert else BreakoutConfig
+        config = config_cls(memoryless=policy == "expert-memoryless")
         expert = cls(skill=skill, seed=seed, config=config)
     else:
         expert = cls(skill=skill, seed=seed)
@@ -94,7 +97,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--game", choices=sorted(ENVS), required=True)
     p.add_argument("--seeds", default="10000-10009")
-    p.add_argument("--policy", choices=["expert", "expert-tracking", "random"], default="expert")
+    p.add_argument("--policy", choices=["expert", "expert-tracking", "expert-memoryless", "random"], default="expert")
     p.add_argument("--skill", type=float, default=1.0)
     p.add_argument("--out", default=None, help="append one JSON line per episode here")
     p.add_argument(

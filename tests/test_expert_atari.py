@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lfo.demonstrations.experts.atari import (
+    BreakoutConfig,
     BreakoutExpert,
     Contact,
     PaddleModel,
@@ -187,25 +188,33 @@ def test_rest_point_is_read_off_a_released_paddles_step():
         assert rest_from_motion(model, end, end - pos) == pytest.approx(rest)
 
 
-def scrambled_history_agrees(memoryless: bool, steps: int = 400) -> tuple[int, int]:
+GAMES = {"pong": ("ALE/Pong-v5", PongExpert, PongConfig),
+         "breakout": ("ALE/Breakout-v5", BreakoutExpert, BreakoutConfig)}
+
+
+def scrambled_history_agrees(game: str, memoryless: bool, steps: int = 400) -> tuple[int, int]:
     """(steps where an expert with another past picks the same action, steps compared).
 
-    At every step a second expert is given the same paddle position of the previous step
-    (what the state's paddle velocity shows) but another last action, rest point estimate
-    and rally count (what no state shows), and asked for its action.
+    At every step a second expert is given what the state shows of the previous step (the
+    paddle's position: its velocity; the ball's position: its velocity) but another last
+    action, rest point estimate and rally count (what no state shows), and asked for its
+    action.
     """
-    env = gym.make("ALE/Pong-v5")
+    env_id, cls, config_cls = GAMES[game]
+    env = gym.make(env_id)
     obs, _ = env.reset(seed=4)
-    expert = PongExpert(seed=4, config=PongConfig(memoryless=memoryless))
+    expert = cls(seed=4, config=config_cls(memoryless=memoryless))
     expert.reset(env)
     same = 0
     for t in range(steps):
-        other = PongExpert(seed=4, config=PongConfig(memoryless=memoryless))
+        other = cls(seed=4, config=config_cls(memoryless=memoryless))
         other._observer.pos = expert._observer.pos
         other._observer.rest = expert._observer.rest + 30.0
         other._observer._prev_dir = 1
-        other._last_action = PongExpert.DOWN if t % 2 else PongExpert.UP
+        other._last_action = cls.DIRECTION.index(-1 if t % 2 else 1)
         other._rally_returns = 12
+        if game == "breakout":
+            other._prev_ball = expert._prev_ball
         other_action = other._policy(env, obs)
         action = expert.act(env, obs)
         same += other_action == action
@@ -216,9 +225,10 @@ def scrambled_history_agrees(memoryless: bool, steps: int = 400) -> tuple[int, i
     return same, t + 1
 
 
-def test_memoryless_pong_expert_acts_on_the_visible_state_only():
-    same, steps = scrambled_history_agrees(memoryless=True)
+@pytest.mark.parametrize("game", ["pong", "breakout"])
+def test_memoryless_expert_acts_on_the_visible_state_only(game):
+    same, steps = scrambled_history_agrees(game, memoryless=True)
     assert same == steps
     # The tracking controller acts on a past no state shows: the same scramble moves it.
-    same, steps = scrambled_history_agrees(memoryless=False)
+    same, steps = scrambled_history_agrees(game, memoryless=False)
     assert same < steps - 10, (same, steps)
