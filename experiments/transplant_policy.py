@@ -44,6 +44,7 @@ from lfo.envs.privileged import state_variables  # noqa: E402
 from lfo.loop.policy import RunPolicy, load_run  # noqa: E402
 
 INPUTS = ("state", "estimate")
+"""The two readings of every visited state; an input spec mixes them (see :func:`make_input`)."""
 
 
 def effect_classes(game: str, n_actions: int) -> np.ndarray:
@@ -54,8 +55,41 @@ def effect_classes(game: str, n_actions: int) -> np.ndarray:
     return np.arange(n_actions)
 
 
-def play(run: RunPolicy, estimator, source: str, seed: int, max_steps: int | None) -> dict:
-    """One greedy game of ``run``'s learner acting on ``source``; both inputs scored each step."""
+def make_input(spec: str, names: tuple[str, ...], rmse: np.ndarray | None,
+               rng: np.random.Generator):
+    """The learner's input from the two readings, per ``spec``:
+
+    ``state`` / ``estimate``; ``state+est:a,b`` (the true state with variables a, b read by
+    the estimator); ``estimate+true:a,b`` (the reverse); ``state+noise:F`` (the true state
+    plus Gaussian noise of F times the estimator's RMSE on the run's visited states, per
+    variable: how precise must a reader be?).
+    """
+    base, _, arg = spec.partition("+")
+    if base not in INPUTS:
+        raise ValueError(f"unknown input {spec!r}")
+    if not arg:
+        return lambda r: r[base]
+    kind, _, what = arg.partition(":")
+    if kind in ("est", "true"):
+        cols = [names.index(n) for n in what.split(",")]
+        other = "estimate" if kind == "est" else "state"
+
+        def mixed(r):
+            x = r[base].copy()
+            x[cols] = r[other][cols]
+            return x
+        return mixed
+    if kind == "noise" and rmse is not None:
+        scale = float(what) * rmse
+        return lambda r: (r[base] + rng.normal(size=len(scale)) * scale).astype(np.float32)
+    raise ValueError(f"unknown input {spec!r} (noise needs the estimate pass first)")
+
+
+def play(run: RunPolicy, estimator, source: str, seed: int, max_steps: int | None,
+         names: tuple[str, ...] = (), rmse: np.ndarray | None = None) -> dict:
+    """One greedy game of ``run``'s learner acting on ``source`` (an input spec); the
+    learner's actions on the state and on the estimate are recorded at every step."""
+    choose = make_input(source, names, rmse, np.random.default_rng(seed))
     options = run.train_config.agent_env_options()
     env = wrap_preprocess(make_raw_env(run.game, privileged_state=True, **options),
                           encoder_view(estimator, run.game))
@@ -68,10 +102,12 @@ def play(run: RunPolicy, estimator, source: str, seed: int, max_steps: int | Non
                   "estimate": estimator.encode(obs[None])[0].astype(np.float32)}
         for k in INPUTS:
             acts[k].append(int(learner.act(run.normalizer(inputs[k]), greedy=True)))
+        played = (acts[source][-1] if source in INPUTS else
+                  int(learner.act(run.normalizer(choose(inputs)), greedy=True)))
         truth.append(inputs["state"])
         valid.append(np.asarray(info["state_valid"], bool))
         est.append(inputs["estimate"])
-        obs, reward, terminated, truncated, info = env.step(acts[source][-1])
+        obs, reward, terminated, truncated, info = env.step(played)
         total += float(reward)
         steps += 1
         done = terminated or truncated or (max_steps is not None and steps >= max_steps)
@@ -108,6 +144,9 @@ def main() -> None:
     ap.add_argument("--estimator", default=None,
                     help="state estimator (default: the game's default encoder)")
     ap.add_argument("--episodes", type=int, default=5)
+    ap.add_argument("--inputs", nargs="+", default=list(INPUTS),
+                    help="what the learner acts on: state, estimate, state+est:VARS, "
+                         "estimate+true:VARS, state+noise:F (after estimate)")
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -124,16 +163,22 @@ def main() -> None:
     effect = effect_classes(game, n_actions)
     result = {"game": game, "action_effect_classes": effect.tolist(), "estimator": estimator.spec.name, "episodes": args.episodes,
               "mode": "greedy", "runs": {}}
+    for spec in args.inputs:
+        make_input(spec, names, np.zeros(len(names)), np.random.default_rng(0))  # fail early
     for run in runs:
         row = {"encoder": run.config.get("encoder") or f"default-{game}",
                "steps_trained": run.config.get("steps"), "inputs": {}}
-        for source in INPUTS:
+        rmse = None
+        for source in args.inputs:
             t0 = time.time()
             games = [play(run, estimator, source, s, args.max_steps or
-                          run.config.get("max_episode_steps")) for s in range(args.episodes)]
+                          run.config.get("max_episode_steps"), names, rmse)
+                     for s in range(args.episodes)]
             row["inputs"][source] = summarise(games, names, effect)
             row["inputs"][source]["wall_s"] = round(time.time() - t0, 1)
             s = row["inputs"][source]
+            if source == "estimate":
+                rmse = np.array([s["estimator_rmse"][n] for n in names])
             print(f"{run.folder} on {source:8s}: return {s['mean']:6.1f} +- {s['std']:4.1f} "
                   f"({s['returns']}), agreement {s['agreement']:.3f}, where pressing "
                   f"{s['agreement_where_either_presses']:.3f}, press rate state/estimate "
