@@ -228,3 +228,37 @@ def test_replay_uses_the_recorded_sticky_setting(tmp_path):
     sticky = [info["state"]] + [env.step(int(a))[-1]["state"] for a in read_expert_actions(clip)]
     env.close()
     assert not np.array_equal(np.stack(sticky), states)
+
+
+def test_breakout_intercept_says_where_a_falling_ball_reaches_the_paddle():
+    # Predictions made while the ball falls below the bricks (only the side walls in its
+    # way) against the ball x on the first step it reaches the paddle's height.
+    predicted, errors = [], []
+    for _frame, state, _valid in play("breakout", 1500, seed=7, fire_every=25):
+        s = unscale(state, BREAKOUT_STATE)
+        if not s["ball_in_play"]:
+            predicted = []
+            continue
+        if s["ball_y"] >= 176.5:  # (float32 states: 177 may read 176.99998)
+            errors += [abs(s["ball_x"] - x) for x in predicted]
+            predicted = []
+        elif s["ball_vy"] > 0 and s["ball_y"] > 110 and s["ball_dx"] != 0:
+            predicted.append(s["intercept_x"])
+            assert s["intercept_gap"] == pytest.approx(s["intercept_x"] - s["paddle_x"], abs=1e-3)
+            assert 0 < s["intercept_steps"] < 20
+        else:
+            predicted = []
+    assert len(errors) > 20
+    # a step spans 4 frames, so the ball is seen up to a step past the paddle's height
+    assert np.median(errors) <= 3.0 and np.mean(errors) <= 5.0, (np.median(errors), np.mean(errors))
+
+
+def test_breakout_geometry_matches_the_experts():
+    from lfo.demonstrations.experts.atari import BreakoutConfig
+    from lfo.envs import privileged
+
+    cfg = BreakoutConfig()
+    assert privileged.BREAKOUT_WALLS == cfg.walls
+    assert privileged.BREAKOUT_PADDLE_Y == cfg.window[0]
+    assert privileged.BREAKOUT_TURN_Y == (cfg.ceiling, cfg.top)
+    assert privileged.BREAKOUT_FRAMES == cfg.paddle.frames

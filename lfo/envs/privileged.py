@@ -6,9 +6,9 @@ ceiling, labelled like the oracles wherever they appear. The CarRacing numbers a
 regression labels of the shipped state estimator (:mod:`encoders.state_estimator`), which
 recovers them from frames.
 
-Pong and Breakout (:data:`PONG_STATE`, :data:`BREAKOUT_STATE`): 10 numbers each read from
-the console's RAM after every step (ball, paddles, their velocities; see the Atari
-section below). Velocities the RAM does not hold are differences across the step, from
+Pong and Breakout (:data:`PONG_STATE`, :data:`BREAKOUT_STATE`): 10 and 13 numbers read
+from the console's RAM after every step (ball, paddles, their velocities; Breakout also
+where the ball should next reach the paddle; see the Atari section below). Velocities the RAM does not hold are differences across the step, from
 the previous step's RAM kept in :class:`PrivilegedState`'s per-episode memory. Hidden
 from both the RAM and the screen: the paddle controller's rest point, which the scripted
 experts track from the paddle's past moves (notes/expert_atari.md).
@@ -274,11 +274,54 @@ BREAKOUT_STATE: tuple[StateVariable, ...] = (
     StateVariable("paddle_half_width", "pixels", 8.0,
                   doc="ram[108]: 8, then 6 once the ball has hit the top wall"),
     StateVariable("lives", "balls", 5.0, doc="ram[57]: balls left"),
+    StateVariable("intercept_x", "RAM units", 200.0,
+                  doc="ball x where the ball should next reach the paddle's height (y 177): "
+                      "its path folded at the side walls; a rising ball is taken to turn at "
+                      "the bricks' bottom (y 80) or, above them, the top wall (y 26). A "
+                      "function of the ball variables above (no new information: what a "
+                      "small network finds hard to compute; see notes/atari_ladder.md)"),
+    StateVariable("intercept_gap", "RAM units", 100.0,
+                  doc="intercept_x minus paddle_x"),
+    StateVariable("intercept_steps", "steps", 50.0,
+                  doc="steps until the ball reaches the paddle's height on that path"),
 )
 BREAKOUT_STATE_NAMES = tuple(v.name for v in BREAKOUT_STATE)
 _BREAKOUT_SCALES = np.array([v.scale for v in BREAKOUT_STATE], dtype=np.float64)
-_BREAKOUT_BALL = np.array([v.name in ("ball_x", "ball_y", "ball_vx", "ball_vy", "ball_dx")
+_BREAKOUT_BALL = np.array([v.name in ("ball_x", "ball_y", "ball_vx", "ball_vy", "ball_dx",
+                                      "intercept_x", "intercept_gap", "intercept_steps")
                            for v in BREAKOUT_STATE])
+#: Breakout geometry in RAM units (as :class:`lfo.demonstrations.experts.atari.BreakoutConfig`
+#: measured it; a test keeps the two equal): the ball x the side walls mirror about, the
+#: ball y at which the paddle can first meet it, where a rising ball turns below / above
+#: the bricks, and frames per env step.
+BREAKOUT_WALLS = (55.0, 201.0)
+BREAKOUT_PADDLE_Y = 177.0
+BREAKOUT_TURN_Y = (80.0, 26.0)
+BREAKOUT_FRAMES = 4
+
+
+def fold(value: float, lo: float, hi: float) -> float:
+    """Mirror ``value`` into ``[lo, hi]``, as a ball bouncing between walls at lo and hi."""
+    span = hi - lo
+    m = (value - lo) % (2.0 * span)
+    return lo + (m if m <= span else 2.0 * span - m)
+
+
+def breakout_intercept(x: float, y: float, dx: float, vx: float, vy: float
+                       ) -> tuple[float, float]:
+    """(ball x, steps) where a ball at (x, y) next reaches the paddle's height.
+
+    ``dx``: the ball's x move over the last step (0 if unknown); ``vx``: the RAM's whole
+    x speed per frame (used when dx is 0); ``vy``: y speed per frame (> 0 falling).
+    """
+    vx_frame = dx / BREAKOUT_FRAMES if dx != 0 else (vx if vx != 0 else -0.5)
+    speed = max(abs(vy), 1.0)
+    if vy > 0:
+        frames = max(BREAKOUT_PADDLE_Y - y, 0.0) / speed
+    else:
+        turn = BREAKOUT_TURN_Y[0] if y > BREAKOUT_TURN_Y[0] else BREAKOUT_TURN_Y[1]
+        frames = (max(y - turn, 0.0) + (BREAKOUT_PADDLE_Y - turn)) / speed
+    return fold(x + vx_frame * frames, *BREAKOUT_WALLS), frames / BREAKOUT_FRAMES
 
 
 def breakout_state_and_valid(env: gym.Env, memory: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -296,6 +339,11 @@ def breakout_state_and_valid(env: gym.Env, memory: dict) -> tuple[np.ndarray, np
         float(ram[72]), float(int(ram[72]) - int(prev[72])),
         float(ram[108]), float(ram[57]),
     ]
+    if in_play:
+        ix, steps = breakout_intercept(raw[1], raw[2], dx, raw[3], raw[4])
+        raw += [ix, ix - raw[6], steps]
+    else:
+        raw += [0.0, 0.0, 0.0]
     state = np.asarray(raw) / _BREAKOUT_SCALES
     valid = np.ones(len(state), dtype=bool)
     if not in_play:

@@ -44,6 +44,7 @@ import gymnasium as gym
 import numpy as np
 
 from lfo.demonstrations.experts.base import ScriptedExpert
+from lfo.envs.privileged import fold
 
 
 def signed_byte(byte: int) -> int:
@@ -534,13 +535,6 @@ def _middle_of_longest_run(indices: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------
 # Breakout
 # ---------------------------------------------------------------------------------
-
-
-def fold(value: float, lo: float, hi: float) -> float:
-    """Mirror ``value`` into ``[lo, hi]``, as a ball bouncing between walls at lo and hi."""
-    span = hi - lo
-    m = (value - lo) % (2.0 * span)
-    return lo + (m if m <= span else 2.0 * span - m)
 
 
 BREAKOUT_REST_GAP_MOVES = (-24, 24)
