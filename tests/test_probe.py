@@ -76,3 +76,19 @@ def test_carracing_tracker_offset_heading_speed():
     state = CarRacingTracker(env).state(env)
     assert state["offset"] == pytest.approx(-2.0)
     assert state["heading"] == pytest.approx(0.3)
+
+
+def test_state_probe_rollouts_are_relabelled_when_the_state_changes(tmp_path):
+    from lfo.analysis.state_probe import record_state_clips
+
+    first = record_state_clips("pong", tmp_path, seed=6_000_000, episodes=1, max_steps=5,
+                               progress=False)[0]
+    labels = tmp_path / "clip_000.state.npz"
+    # labels stored by an older state definition (no names, another width)
+    np.savez(labels, states=first.states[:, :3], valid=first.valid[:, :3])
+    again = record_state_clips("pong", tmp_path, seed=6_000_000, episodes=1, max_steps=5,
+                               progress=False)[0]
+    assert again.states.shape == first.states.shape
+    np.testing.assert_array_equal(again.states, first.states)
+    with np.load(labels) as data:
+        assert "names" in data and data["names"][0] == "ball_in_play"

@@ -79,22 +79,33 @@ def record_state_clips(game: str, out: Path, *, seed: int, episodes: int, max_st
                        progress: bool = True) -> list[LabelledClip]:
     """Learner-like rollouts recorded as H.264 clips (crf 20), states in ``.state.npz``.
 
-    Reuses clips already in ``out``. Behaviours cycle through all but the full expert.
+    Reuses clips already in ``out`` whose stored labels name today's state variables (a
+    changed state definition records them again). Behaviours cycle through all but the
+    full expert.
     """
     behaviours = [b for b in behaviours_for(get_game(game).name) if b.skill != 1.0]
+    names = np.array([v.name for v in state_variables(game)])
     out.mkdir(parents=True, exist_ok=True)
     clips = []
     for i in tqdm(range(episodes), desc=f"probe clips {out.name}", disable=not progress):
         path = out / f"clip_{i:03d}.mp4"
         labels = path.with_suffix(".state.npz")
-        if not (path.is_file() and labels.is_file()):
+        if not (path.is_file() and _labels_name(labels, names)):
             frames, states, valid = play_episode(game, seed + i, behaviours[i % len(behaviours)],
                                                  max_steps)
             write_clip(path, frames, get_game(game).control_hz(), crf=20)
-            np.savez(labels, states=states, valid=valid)
+            np.savez(labels, states=states, valid=valid, names=names)
         with np.load(labels) as data:
             clips.append(LabelledClip(path, data["states"], data["valid"]))
     return clips
+
+
+def _labels_name(labels: Path, names: np.ndarray) -> bool:
+    """Whether a stored label file exists and holds the state variables ``names``."""
+    if not labels.is_file():
+        return False
+    with np.load(labels) as data:
+        return "names" in data and np.array_equal(data["names"], names)
 
 
 def expert_state_clips(videos: str | Path, game: str) -> list[LabelledClip]:
