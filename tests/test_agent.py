@@ -180,3 +180,30 @@ def test_gradient_penalty_keeps_a_slope_instead_of_a_cliff(weight):
         assert gap > 9.0  # measured 12.3, still growing linearly
     else:
         assert 3.0 < gap < 5.5  # measured 4.38, flat since ~800 updates
+
+
+def test_bc_weight_adds_the_cloning_term_on_the_expert_labels():
+    """loss(bc_weight=w) = loss(0) + w * alpha * CE(pi(. | s_E), label) on the same network."""
+    expert, batch = make_batches(n=32, seed=5)
+    losses, agents = {}, {}
+    for w in (0.0, 2.0):
+        agents[w] = SoftQAgent(SoftQConfig(obs_dim=5, n_actions=3, hidden=(16,), variant="idm",
+                                           alpha=0.1, bc_weight=w, zero_init_output=False,
+                                           seed=4))
+        losses[w], diag = agents[w].loss(expert, batch)
+        assert ("bc_term" in diag) == (w > 0)
+    with torch.no_grad():
+        cloning = iq.label_cross_entropy(agents[0.0].q(expert.obs), expert.action, 0.1)
+    assert float(cloning) > 0.01
+    assert float(losses[2.0]) == pytest.approx(float(losses[0.0]) + 2.0 * float(cloning), rel=1e-5)
+    # and a few steps with it raise the labels' probability more than plain IQ does
+    def label_prob(agent: SoftQAgent) -> float:
+        for _ in range(3):
+            agent.update(expert, batch)
+        probs = iq.policy_probs(agent.q_values(expert.obs), 0.1)
+        return float(probs.gather(1, expert.action.unsqueeze(1)).mean())
+    assert label_prob(agents[2.0]) > label_prob(agents[0.0])
+    with pytest.raises(ValueError, match="needs expert action labels"):
+        SoftQAgent(SoftQConfig(obs_dim=5, n_actions=3, variant="state-only", bc_weight=1.0))
+    with pytest.raises(ValueError, match="bc_weight must be >= 0"):
+        SoftQAgent(SoftQConfig(obs_dim=5, n_actions=3, bc_weight=-1.0))

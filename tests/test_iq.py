@@ -232,3 +232,22 @@ def test_interpolate_pairs_rows_and_mixes():
     agent = torch.tensor([[0.0, 0.0], [0.0, 4.0]])
     out = iq.interpolate(expert, agent, torch.tensor([0.25, 1.0, 0.5]))
     assert torch.allclose(out, torch.tensor([[0.25, 0.25], [2.0, 2.0]]))
+
+
+def test_label_cross_entropy_by_hand():
+    # alpha = 1, Q row [0, log 3]: V = log 4, pi = [1/4, 3/4]
+    q = torch.tensor([[0.0, L3], [0.0, L3]])
+    # labels 0 and 1: -log(1/4) and -log(3/4), averaged
+    hard = iq.label_cross_entropy(q, torch.tensor([0, 1]), alpha=1.0)
+    assert float(hard) == pytest.approx((math.log(4) + math.log(4 / 3)) / 2)
+    # a soft label [1/2, 1/2] on both rows gives the same mean
+    soft = iq.label_cross_entropy(q, torch.full((2, 2), 0.5), alpha=1.0)
+    assert float(soft) == pytest.approx(float(hard))
+    # scaled by alpha: alpha * CE(softmax(Q / alpha)); at alpha = 0.5 the policy is
+    # softmax([0, 2 log 3]) = [1/10, 9/10] and the term 0.5 * -log(9/10) for label 1
+    one = iq.label_cross_entropy(q[:1], torch.tensor([1]), alpha=0.5)
+    assert float(one) == pytest.approx(0.5 * math.log(10 / 9))
+    # its gradient in Q is (pi - label) / B whatever the temperature
+    q_var = q[:1].clone().requires_grad_(True)
+    iq.label_cross_entropy(q_var, torch.tensor([1]), alpha=0.5).backward()
+    assert torch.allclose(q_var.grad, torch.tensor([[0.1, -0.1]]))

@@ -60,6 +60,10 @@ class SoftQConfig:
     grad_penalty: float = 0.0
     """Weight of the 1-Lipschitz penalty on V between expert and agent states
     (:func:`lfo.algorithms.iq.value_gradient_penalty`); 0 disables it."""
+    bc_weight: float = 0.0
+    """Weight of a cloning term on the expert batch's action labels
+    (:func:`lfo.algorithms.iq.label_cross_entropy`; the IDM's labels for ``idm``);
+    0 disables it. Needs labels: not with ``state-only``."""
     seed: int | None = None
     """Seeds the network initialisation and action sampling."""
 
@@ -81,6 +85,11 @@ class SoftQAgent:
     def __init__(self, config: SoftQConfig, device: torch.device | str = "cpu") -> None:
         if config.variant not in iq.VARIANTS:
             raise ValueError(f"unknown variant {config.variant!r}; expected one of {iq.VARIANTS}")
+        if config.bc_weight < 0:
+            raise ValueError(f"bc_weight must be >= 0, got {config.bc_weight}")
+        if config.bc_weight > 0 and config.variant == "state-only":
+            raise ValueError("bc_weight needs expert action labels; the state-only variant "
+                             "has none (use variant 'idm')")
         self.config = config
         self.device = torch.device(device)
         if config.seed is not None:
@@ -175,6 +184,11 @@ class SoftQAgent:
             penalty = iq.value_gradient_penalty(self.q, points, cfg.alpha)
             loss = loss + cfg.grad_penalty * penalty
             diagnostics["grad_penalty"] = float(penalty.detach())
+            diagnostics["loss"] = float(loss.detach())
+        if cfg.bc_weight > 0:
+            cloning = iq.label_cross_entropy(q_all[:n_e], expert.action, cfg.alpha)
+            loss = loss + cfg.bc_weight * cloning
+            diagnostics["bc_term"] = float(cloning.detach())
             diagnostics["loss"] = float(loss.detach())
         return loss, diagnostics
 

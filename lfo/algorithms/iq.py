@@ -196,6 +196,17 @@ def iq_loss(
     return loss, diagnostics
 
 
+def label_cross_entropy(q: Tensor, action: Tensor, alpha: float) -> Tensor:
+    """``alpha * E_label[-log pi(a | s)] = E_label[V(s) - Q(s, a)]``, averaged over rows.
+
+    A behavioural-cloning term on the soft policy ``softmax(q / alpha)``, scaled by
+    ``alpha`` so that its gradient in Q is ``pi - label`` (bounded, whatever the
+    temperature). ``action`` is (B,) integer labels or a (B, A) label distribution.
+    Never negative; zero only where the policy puts all its mass on the label.
+    """
+    return (soft_value(q, alpha) - _expected_q(q, action)).mean()
+
+
 def interpolate(x_expert: Tensor, x_agent: Tensor, mix: Tensor) -> Tensor:
     """Points ``mix * x_expert + (1 - mix) * x_agent`` on the segments between paired rows.
 

@@ -57,7 +57,7 @@ class IQLearner(Learner):
             obs_dim=s.obs_dim, n_actions=s.n_actions, hidden=tuple(s.hidden), variant=variant,
             alpha=s.alpha, gamma=s.gamma, chi2_alpha=s.chi2_alpha, lr=s.lr, tau=s.tau,
             grad_clip=s.grad_clip, double_q=s.double_q, grad_penalty=s.grad_penalty,
-            seed=s.seed,
+            bc_weight=s.bc_weight if variant != "state-only" else 0.0, seed=s.seed,
         ))
         self.idm = (
             InverseDynamicsModel(IDMConfig(s.obs_dim, s.n_actions, hidden=tuple(s.idm_hidden),

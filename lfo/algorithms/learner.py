@@ -64,6 +64,10 @@ class LearnerSettings:
     """Soft double-Q target (soft-Q learners)."""
     grad_penalty: float = 0.0
     """IQ: weight of the 1-Lipschitz penalty on V between expert and agent states."""
+    bc_weight: float = 0.0
+    """IQ with labels (iq-idm, oracle-iq): weight of a cloning term on the expert batch's
+    labels, alpha * cross-entropy of softmax(Q / alpha) (0: plain IQ-Learn; iq-state-only
+    has no labels and ignores it)."""
     idm_hidden: tuple[int, ...] = (256, 256)
     """Hidden sizes of inverse dynamics models (IQ-idm, BCO)."""
     idm_lr: float = 1e-3
