@@ -195,7 +195,8 @@ def test_bc_weight_adds_the_cloning_term_on_the_expert_labels():
     with torch.no_grad():
         cloning = iq.label_cross_entropy(agents[0.0].q(expert.obs), expert.action, 0.1)
     assert float(cloning) > 0.01
-    assert float(losses[2.0]) == pytest.approx(float(losses[0.0]) + 2.0 * float(cloning), rel=1e-5)
+    assert float(losses[2.0].detach()) == pytest.approx(
+        float(losses[0.0].detach()) + 2.0 * float(cloning), rel=1e-5)
     # and a few steps with it raise the labels' probability more than plain IQ does
     def label_prob(agent: SoftQAgent) -> float:
         for _ in range(3):
