@@ -92,3 +92,17 @@ def test_state_probe_rollouts_are_relabelled_when_the_state_changes(tmp_path):
     np.testing.assert_array_equal(again.states, first.states)
     with np.load(labels) as data:
         assert "names" in data and data["names"][0] == "ball_in_play"
+
+
+def test_an_older_estimator_is_scored_on_the_variables_it_reads():
+    from lfo.analysis.state_probe import estimator_columns
+    from lfo.envs.privileged import state_variables
+
+    names = tuple(v.name for v in state_variables("breakout"))
+    assert estimator_columns(names, names, "breakout") == list(range(len(names)))
+    older = names[:10]  # Breakout's state before the intercept variables
+    assert estimator_columns(older, names, "breakout") == list(range(10))
+    assert estimator_columns(("paddle_x", "ball_x"), names, "breakout") == [
+        names.index("paddle_x"), names.index("ball_x")]
+    with pytest.raises(ValueError, match="'cpu_y'.*breakout"):
+        estimator_columns(("ball_x", "cpu_y"), names, "breakout")

@@ -166,13 +166,25 @@ def ridge_readout(feats: list[np.ndarray], clips: list[LabelledClip], l2: float 
     return lambda f: f.astype(np.float64) @ w + b
 
 
+def estimator_columns(outputs: tuple[str, ...], names: tuple[str, ...], game: str) -> list[int]:
+    """Where each of an estimator's outputs sits in the game's state: an estimator trained
+    on an older, smaller state definition is scored on the variables it reads."""
+    missing = [o for o in outputs if o not in names]
+    if missing:
+        raise ValueError(f"the estimator reads {missing}, which {game}'s state lacks")
+    return [names.index(o) for o in outputs]
+
+
 def probe_state_encoder(encoder, game: str, sets: dict[str, list[LabelledClip]],
                         fit: list[LabelledClip] | None) -> dict[str, dict]:
     """Scores of ``encoder`` on each set: direct for a state estimator, else a ridge
     readout fitted on ``fit``."""
     names = tuple(v.name for v in state_variables(game))
+    columns = list(range(len(names)))
     if encoder.spec.outputs is not None:
         readout, how = (lambda f: f), "direct (the encoder's own state estimate)"
+        columns = estimator_columns(tuple(encoder.spec.outputs), names, game)
+        names = tuple(encoder.spec.outputs)
     else:
         if fit is None:
             raise ValueError("an encoder without named state outputs needs a fit set")
@@ -181,8 +193,8 @@ def probe_state_encoder(encoder, game: str, sets: dict[str, list[LabelledClip]],
     for name, clips in sets.items():
         feats = encode_clips(encoder, clips, game)
         pred = np.concatenate([readout(f) for f in feats])
-        target = np.concatenate([c.states for c in clips])
-        valid = np.concatenate([c.valid for c in clips])
+        target = np.concatenate([c.states for c in clips])[:, columns]
+        valid = np.concatenate([c.valid for c in clips])[:, columns]
         per_var = scores(pred, target, valid, names)
         out[name] = {"frames": len(target), "variables": per_var,
                      "r2_min": min(s["r2"] for s in per_var.values()),
