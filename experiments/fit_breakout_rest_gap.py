@@ -74,7 +74,8 @@ def main() -> None:
         table.append(round(float(gap[s].mean()), 1) if s.sum() >= args.min_count else None)
     print(f"{len(moved)} steps; |gap error| 50/90/99%: with the table played "
           f"{np.percentile(np.abs(gap - read_gap), [50, 90, 99]).round(1).tolist()}, "
-          f"released-paddle reading {np.percentile(np.abs(gap - moved / 15), [50, 90, 99]).round(1).tolist()}")
+          "released-paddle reading "
+          f"{np.percentile(np.abs(gap - moved / 15), [50, 90, 99]).round(1).tolist()}")
     print(f"rest_gap for moves {lo}..{hi} (None: fewer than {args.min_count} steps; "
           f"the reading falls back to a released paddle's):")
     print(tuple(table))

@@ -97,7 +97,8 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--game", choices=sorted(ENVS), required=True)
     p.add_argument("--seeds", default="10000-10009")
-    p.add_argument("--policy", choices=["expert", "expert-tracking", "expert-memoryless", "random"], default="expert")
+    p.add_argument("--policy", default="expert",
+                   choices=["expert", "expert-tracking", "expert-memoryless", "random"])
     p.add_argument("--skill", type=float, default=1.0)
     p.add_argument("--out", default=None, help="append one JSON line per episode here")
     p.add_argument(

@@ -132,9 +132,12 @@ def summarise(games: list[dict], names: tuple[str, ...], effect: np.ndarray) -> 
         "agreement": float((a_state == a_est).mean()),
         "agreement_where_either_presses": float((a_state == a_est)[press].mean()) if press.any()
         else None,
-        "press_rate": {"state": float((a_state != 0).mean()), "estimate": float((a_est != 0).mean())},
-        "estimator_r2": dict(zip(names, map(float, r2_per_variable(est, truth, valid)))),
-        "estimator_rmse": dict(zip(names, map(float, rmse_per_variable(est, truth, valid)))),
+        "press_rate": {"state": float((a_state != 0).mean()),
+                       "estimate": float((a_est != 0).mean())},
+        "estimator_r2": dict(zip(names, map(float, r2_per_variable(est, truth, valid)),
+                                 strict=True)),
+        "estimator_rmse": dict(zip(names, map(float, rmse_per_variable(est, truth, valid)),
+                                   strict=True)),
     }
 
 
@@ -161,7 +164,8 @@ def main() -> None:
         raise SystemExit(f"{args.estimator} does not estimate {game}'s state {names}")
     n_actions = int(make_raw_env(game).action_space.n)
     effect = effect_classes(game, n_actions)
-    result = {"game": game, "action_effect_classes": effect.tolist(), "estimator": estimator.spec.name, "episodes": args.episodes,
+    result = {"game": game, "action_effect_classes": effect.tolist(),
+              "estimator": estimator.spec.name, "episodes": args.episodes,
               "mode": "greedy", "runs": {}}
     for spec in args.inputs:
         make_input(spec, names, np.zeros(len(names)), np.random.default_rng(0))  # fail early

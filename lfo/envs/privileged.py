@@ -8,7 +8,8 @@ recovers them from frames.
 
 Pong and Breakout (:data:`PONG_STATE`, :data:`BREAKOUT_STATE`): 10 and 13 numbers read
 from the console's RAM after every step (ball, paddles, their velocities; Breakout also
-where the ball should next reach the paddle; see the Atari section below). Velocities the RAM does not hold are differences across the step, from
+where the ball should next reach the paddle; see the Atari section below). Velocities
+the RAM does not hold are differences across the step, from
 the previous step's RAM kept in :class:`PrivilegedState`'s per-episode memory. Hidden
 from both the RAM and the screen: the paddle controller's rest point, which the scripted
 experts track from the paddle's past moves (notes/expert_atari.md).
