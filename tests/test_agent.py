@@ -208,3 +208,14 @@ def test_bc_weight_adds_the_cloning_term_on_the_expert_labels():
         SoftQAgent(SoftQConfig(obs_dim=5, n_actions=3, variant="state-only", bc_weight=1.0))
     with pytest.raises(ValueError, match="bc_weight must be >= 0"):
         SoftQAgent(SoftQConfig(obs_dim=5, n_actions=3, bc_weight=-1.0))
+
+
+def test_state_only_learner_warns_that_it_ignores_bc_weight():
+    from lfo.algorithms.iq_learner import IQLearner
+    from lfo.algorithms.learner import LearnerSettings
+
+    settings = LearnerSettings(hidden=(8,), bc_weight=1.0).for_problem(4, 3, seed=0)
+    with pytest.warns(UserWarning, match="bc_weight is ignored"):
+        learner = IQLearner(settings, "state-only")
+    assert learner.agent.config.bc_weight == 0.0
+    assert IQLearner(settings, "idm").agent.config.bc_weight == 1.0

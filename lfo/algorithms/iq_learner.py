@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,9 @@ class IQLearner(Learner):
         self.name = {v: k for k, v in IQ_METHODS.items()}[variant]
         self.uses_expert_actions = variant == "actions"
         s = settings
+        if s.bc_weight > 0 and variant == "state-only":
+            warnings.warn("iq-state-only has no action labels: bc_weight is ignored",
+                          stacklevel=2)
         self.agent = SoftQAgent(agent_config or SoftQConfig(
             obs_dim=s.obs_dim, n_actions=s.n_actions, hidden=tuple(s.hidden), variant=variant,
             alpha=s.alpha, gamma=s.gamma, chi2_alpha=s.chi2_alpha, lr=s.lr, tau=s.tau,
