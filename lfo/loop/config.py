@@ -97,7 +97,7 @@ class TrainConfig(RunSettings):
     iq-<variant>."""
     steps: int | None = None
     """Agent steps of interaction (offline oracles: updates). Default: the game's budget
-    (lfo.envs.games: 60,000 on CarRacing and Breakout, 150,000 on Pong)."""
+    (lfo.envs.games: 60,000 on CarRacing, 150,000 on Pong and Breakout)."""
     out: str | None = None
     """Run folder; default runs/<game>-<variant>[-<video_shift>]-s<seed>."""
     seed: int = 0
