@@ -129,8 +129,9 @@ def _atari_game(name: str, env_id: str, train_steps: int = 60_000) -> GameSpec:
 # steps and 0.40-0.65 from 80k to 150k (1 seed); the learner was still far from the expert
 # at 60k, so Pong's default is 150k (notes/atari_ladder.md, session 9).
 PONG = _atari_game("pong", "ALE/Pong-v5", train_steps=150_000)
-# Breakout: iq-idm on the RAM state scores 0.13 / 0.09 at 60k (3 seeds) and 0.45 / 0.19
-# at 150k (seed 0 continued; notes/atari_ladder.md, session 11): the same budget as Pong.
+# Breakout: iq-idm on the RAM state scores 0.13 / 0.09 at 60k (3 seeds); continued to 150k,
+# seed 0 reaches 0.45 / 0.19, seed 1 0.04 / 0.06 (notes/atari_ladder.md, session 11): noisy,
+# but nothing reached more than 0.22 at 60k, so the same budget as Pong.
 BREAKOUT = _atari_game("breakout", "ALE/Breakout-v5", train_steps=150_000)
 
 GAMES: dict[str, GameSpec] = {spec.name: spec for spec in (CARRACING, PONG, BREAKOUT)}
