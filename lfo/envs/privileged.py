@@ -291,8 +291,9 @@ _BREAKOUT_SCALES = np.array([v.scale for v in BREAKOUT_STATE], dtype=np.float64)
 _BREAKOUT_BALL = np.array([v.name in ("ball_x", "ball_y", "ball_vx", "ball_vy", "ball_dx",
                                       "intercept_x", "intercept_gap", "intercept_steps")
                            for v in BREAKOUT_STATE])
-#: Breakout geometry in RAM units (as :class:`lfo.demonstrations.experts.atari.BreakoutConfig`
-#: measured it; a test keeps the two equal): the ball x the side walls mirror about, the
+#: Breakout geometry in RAM units, measured (the expert's
+#: :class:`lfo.demonstrations.experts.atari.BreakoutConfig` takes its defaults from here;
+#: a test keeps the two equal): the ball x the side walls mirror about, the
 #: ball y at which the paddle can first meet it, where a rising ball turns below / above
 #: the bricks, and frames per env step.
 BREAKOUT_WALLS = (55.0, 201.0)

@@ -44,7 +44,7 @@ import gymnasium as gym
 import numpy as np
 
 from lfo.demonstrations.experts.base import ScriptedExpert
-from lfo.envs.privileged import fold
+from lfo.envs.privileged import BREAKOUT_PADDLE_Y, BREAKOUT_TURN_Y, BREAKOUT_WALLS, fold
 
 
 def signed_byte(byte: int) -> int:
@@ -569,15 +569,15 @@ class BreakoutConfig:
     paddle_half_width: int = 108
     """RAM address of half the paddle's width in pixels (8; 6 once the ball has hit the
     top wall and the paddle shrinks to 12 pixels)."""
-    walls: tuple[float, float] = (55.0, 201.0)
+    walls: tuple[float, float] = BREAKOUT_WALLS
     """Ball x the left and right walls mirror about."""
-    window: tuple[int, int] = (177, 183)
+    window: tuple[int, int] = (int(BREAKOUT_PADDLE_Y), 183)
     """Ball y range over which the paddle can meet the ball."""
     reach_lo: int = 1
     """Lowest ball x - paddle x of a contact; the highest is the paddle's width + 1."""
-    ceiling: float = 80.0
+    ceiling: float = BREAKOUT_TURN_Y[0]
     """Where a rising ball is assumed to turn (the bottom of the bricks), for a first guess."""
-    top: float = 26.0
+    top: float = BREAKOUT_TURN_Y[1]
     """Where a rising ball above the bricks turns (the top wall)."""
     centre_weight: float = 0.02
     """Per unit of ``ball x - paddle x`` away from the paddle centre, worth lost."""
