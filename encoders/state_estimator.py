@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from encoders.base import (
     write_manifest_entry,
 )
 from encoders.state_data import STATE_SEED_BASE, collect
+from lfo.data.preprocess import Preprocess
 from lfo.envs.games import get_game
 from lfo.envs.privileged import state_variables
 
@@ -235,12 +236,29 @@ class EstimatorTrainConfig:
     seed: int = 0
     """Seeds the rollouts' codec draws, the init and the batches (rollout env seeds are
     STATE_SEED_BASE + i)."""
+    view_crop: tuple[int, int, int, int] | None = None
+    """The estimator's own view: native-frame crop ``(top, bottom, left, right)`` (None: the
+    game's). Clips and the agent's frames go through the view the checkpoint records."""
+    view_size: tuple[int, int] | None = None
+    """The estimator's own view: ``(height, width)`` after the crop (None: the game's).
+    Breakout's ball is 2 native columns wide; the game's 84x84 view halves it."""
     threads: int = 1
     """torch CPU threads (1: the shipped weights were trained beside another job)."""
     ship: bool = False
     """Record the written weights' SHA-256 in encoders/weights/MANIFEST.json."""
     progress: bool = True
     """Show progress bars."""
+
+
+def estimator_view(base: Preprocess, crop: tuple[int, int, int, int] | None,
+                   size: tuple[int, int] | None) -> Preprocess:
+    """The game's view with the estimator's own crop and size where given."""
+    changes: dict[str, Any] = {}
+    if crop is not None:
+        changes["crop"] = tuple(crop)
+    if size is not None:
+        changes["size"] = tuple(size)
+    return replace(base, **changes) if changes else base
 
 
 def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) -> dict[str, Any]:
@@ -250,7 +268,7 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) 
     torch.set_num_threads(cfg.threads)
     spec = get_game(cfg.env)
     names = tuple(v.name for v in state_variables(spec.name))
-    pre = spec.preprocess
+    pre = estimator_view(spec.preprocess, cfg.view_crop, cfg.view_size)
     t0 = time.time()
     data = collect(spec.name, pre, episodes=cfg.episodes, max_steps=cfg.max_episode_steps,
                    seed=STATE_SEED_BASE, codec=cfg.codec, progress=progress)

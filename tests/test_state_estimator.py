@@ -16,6 +16,7 @@ from encoders.state_estimator import (
     masked_mse,
     r2_per_variable,
     random_shift,
+    estimator_view,
     save_state_estimator,
     train_step,
 )
@@ -155,3 +156,26 @@ def test_centred_input_finds_a_small_object_on_a_fixed_background(one_torch_thre
     loaded = encoders.load(str(path))
     assert loaded.arch.center
     assert np.allclose(loaded.encode(stacks[:4]), model.encode(stacks[:4]), atol=1e-5)
+
+
+def test_an_estimator_with_its_own_view_records_it_and_the_pipeline_uses_it(tmp_path):
+    from encoders.clip_features import encoder_view
+    from lfo.envs.games import make_env
+
+    game = get_game("breakout").preprocess
+    assert estimator_view(game, None, None) == game
+    wide = estimator_view(game, (0, 196, 8, 152), (98, 144))
+    assert wide.crop == (0, 196, 8, 152) and wide.size == (98, 144)
+    assert (wide.grayscale, wide.stack) == (game.grayscale, game.stack)
+    torch.manual_seed(0)
+    model = StateEstimator(StateEstimatorArch(in_channels=4, size=(98, 144), widths=(8, 16, 16),
+                                              hidden=16, outputs=("a", "b"), center=True))
+    path = save_state_estimator(tmp_path / "wide.pt", model, game="breakout", preprocess=wide)
+    loaded = encoders.load(str(path))
+    view = encoder_view(loaded, "breakout")
+    assert view == wide  # clips and the agent's frames are both made with this view
+    env = make_env("breakout", seed=0, preprocess=view)
+    obs, _ = env.reset(seed=0)
+    env.close()
+    assert obs.shape == (4, 98, 144)
+    assert loaded.encode(obs[None]).shape == (1, 2)
