@@ -111,10 +111,16 @@ class StateEstimator(Encoder):
         """Mean image and spread of uint8 training stacks ``(N, C, H, W)`` (``center`` only)."""
         if not self.arch.center:
             return
-        x = stacks.astype(np.float32) / 255.0
-        mean = x.mean(axis=0, keepdims=True)
+        # in chunks: a float copy of 20k wide stacks is several GB
+        chunks = range(0, len(stacks), 1024)
+        total = np.zeros(stacks.shape[1:], np.float64)
+        for i in chunks:
+            total += stacks[i:i + 1024].sum(axis=0, dtype=np.float64)
+        mean = (total / (255.0 * len(stacks))).astype(np.float32)[None]
+        sq = sum(float(np.square(stacks[i:i + 1024].astype(np.float32) / 255.0 - mean).sum())
+                 for i in chunks)
         self.pixel_mean.copy_(torch.from_numpy(mean))
-        self.pixel_scale.fill_(float(max((x - mean).std(), 1e-3)))
+        self.pixel_scale.fill_(float(max(np.sqrt(sq / (stacks.size)), 1e-3)))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.standardised(x) * self.label_std + self.label_mean
