@@ -257,9 +257,16 @@ class EstimatorTrainConfig:
 
 
 def estimator_view(base: Preprocess, crop: tuple[int, int, int, int] | None,
-                   size: tuple[int, int] | None) -> Preprocess:
-    """The game's view with the estimator's own crop and size where given."""
+                   size: tuple[int, int] | None,
+                   native_size: tuple[int, int] | None = None) -> Preprocess:
+    """The game's view with the estimator's own crop and size where given (a crop outside
+    a ``native_size`` ``(height, width)`` frame is refused)."""
     changes: dict[str, Any] = {}
+    if crop is not None and native_size is not None:
+        top, bottom, left, right = crop
+        if bottom > native_size[0] or right > native_size[1]:
+            raise ValueError(f"view crop {tuple(crop)} (top, bottom, left, right) reaches "
+                             f"outside the game's {native_size[0]}x{native_size[1]} frame")
     if crop is not None:
         changes["crop"] = tuple(crop)
     if size is not None:
@@ -274,7 +281,7 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) 
     torch.set_num_threads(cfg.threads)
     spec = get_game(cfg.env)
     names = tuple(v.name for v in state_variables(spec.name))
-    pre = estimator_view(spec.preprocess, cfg.view_crop, cfg.view_size)
+    pre = estimator_view(spec.preprocess, cfg.view_crop, cfg.view_size, spec.native_size)
     t0 = time.time()
     data = collect(spec.name, pre, episodes=cfg.episodes, max_steps=cfg.max_episode_steps,
                    seed=STATE_SEED_BASE, codec=cfg.codec, progress=progress)

@@ -4,6 +4,12 @@
     python scripts/pretrain_state_encoder.py --env carracing \\
         --out encoders/weights/carracing_state.pt --ship     # ~50 min, 1 core
 
+An estimator may see the game through its own view (the checkpoint records it; clips and
+the agent's frames are then made with it), e.g. Breakout at native column resolution:
+
+    python scripts/pretrain_state_encoder.py --env breakout --episodes 32 \
+        --max-episode-steps 3000 --epochs 12 --view-crop 0 196 8 152 --view-size 98 144
+
 Rollouts of the game itself (expert with lapses, recoveries, held random play; seeds
 5,000,000+), labelled by lfo.envs.privileged, most of them through a real video codec round
 trip. Never reads the shipped clips or their sidecars. Every option is a field of

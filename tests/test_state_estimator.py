@@ -13,10 +13,10 @@ from encoders.state_data import BEHAVIOURS, CodecSetting, codec_round_trip, play
 from encoders.state_estimator import (
     StateEstimator,
     StateEstimatorArch,
+    estimator_view,
     masked_mse,
     r2_per_variable,
     random_shift,
-    estimator_view,
     save_state_estimator,
     train_step,
 )
@@ -167,6 +167,10 @@ def test_an_estimator_with_its_own_view_records_it_and_the_pipeline_uses_it(tmp_
     wide = estimator_view(game, (0, 196, 8, 152), (98, 144))
     assert wide.crop == (0, 196, 8, 152) and wide.size == (98, 144)
     assert (wide.grayscale, wide.stack) == (game.grayscale, game.stack)
+    with pytest.raises(ValueError, match="outside the game's 210x160 frame"):
+        estimator_view(game, (0, 196, 8, 170), None, get_game("breakout").native_size)
+    with pytest.raises(ValueError, match="empty"):
+        estimator_view(game, (50, 40, 8, 152), None)
     torch.manual_seed(0)
     model = StateEstimator(StateEstimatorArch(in_channels=4, size=(98, 144), widths=(8, 16, 16),
                                               hidden=16, outputs=("a", "b"), center=True))
