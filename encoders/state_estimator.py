@@ -45,6 +45,8 @@ from lfo.envs.games import get_game
 from lfo.envs.privileged import state_variables
 
 FORMAT = "lfo-state-estimator/1"
+NATURE_CONVS = ((8, 4), (4, 2), (3, 1))
+"""(kernel, stride) of the estimator's convolutions."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,14 @@ class StateEstimator(Encoder):
         super().__init__()
         if not arch.outputs:
             raise ValueError("a state estimator needs at least one output name")
+        check_view_size(arch.size)
         self.arch = arch
         w1, w2, w3 = arch.widths
+        (k1, s1), (k2, s2), (k3, s3) = NATURE_CONVS
         self.convs = nn.Sequential(
-            nn.Conv2d(arch.in_channels, w1, 8, stride=4), nn.ReLU(),
-            nn.Conv2d(w1, w2, 4, stride=2), nn.ReLU(),
-            nn.Conv2d(w2, w3, 3, stride=1), nn.ReLU(),
+            nn.Conv2d(arch.in_channels, w1, k1, stride=s1), nn.ReLU(),
+            nn.Conv2d(w1, w2, k2, stride=s2), nn.ReLU(),
+            nn.Conv2d(w2, w3, k3, stride=s3), nn.ReLU(),
             nn.Flatten(),
         )
         with torch.no_grad():
@@ -132,6 +136,32 @@ class StateEstimator(Encoder):
         std = np.nan_to_num(np.nanstd(s, axis=0), nan=1.0)
         self.label_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         self.label_std.copy_(torch.as_tensor(np.maximum(std, 1e-3), dtype=torch.float32))
+
+
+def unseen_edge(size: tuple[int, int]) -> tuple[int, int]:
+    """Rows and columns at the bottom / right of a ``(height, width)`` input that no output of
+    the convolutions depends on. Zero for 84 x 84; a wider view must keep it zero or the
+    estimator is blind there (Breakout's paddle sits in the last rows)."""
+
+    def blind(n: int) -> int:
+        out = n
+        for kernel, stride in NATURE_CONVS:
+            out = (out - kernel) // stride + 1
+        used = out  # map the last layer's outputs back to the input span they read
+        for kernel, stride in reversed(NATURE_CONVS):
+            used = (used - 1) * stride + kernel
+        return n - used
+
+    return blind(size[0]), blind(size[1])
+
+
+def check_view_size(size: tuple[int, int]) -> None:
+    """Refuse (ValueError) a view the convolutions do not read to its edge."""
+    blind = unseen_edge(size)
+    if any(blind):
+        raise ValueError(f"view size {tuple(size)} leaves the last {blind[0]} rows and "
+                         f"{blind[1]} columns outside every convolution (strides 4, 2): "
+                         f"use heights and widths of 8m + 20, e.g. 84, 100, 148")
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -247,7 +277,8 @@ class EstimatorTrainConfig:
     game's). Clips and the agent's frames go through the view the checkpoint records."""
     view_size: tuple[int, int] | None = None
     """The estimator's own view: ``(height, width)`` after the crop (None: the game's).
-    Breakout's ball is 2 native columns wide; the game's 84x84 view halves it."""
+    Sides of 8m + 20 (84, 100, 148, ...): the convolutions read other sizes short of their
+    bottom / right edge, and they are refused."""
     threads: int = 1
     """torch CPU threads (1: the shipped weights were trained beside another job)."""
     ship: bool = False
@@ -270,6 +301,7 @@ def estimator_view(base: Preprocess, crop: tuple[int, int, int, int] | None,
     if crop is not None:
         changes["crop"] = tuple(crop)
     if size is not None:
+        check_view_size(size)  # before minutes of rollouts, not after
         changes["size"] = tuple(size)
     return replace(base, **changes) if changes else base
 

@@ -8,7 +8,7 @@ An estimator may see the game through its own view (the checkpoint records it; c
 the agent's frames are then made with it), e.g. Breakout at native column resolution:
 
     python scripts/pretrain_state_encoder.py --env breakout --episodes 32 \
-        --max-episode-steps 3000 --epochs 12 --view-crop 0 196 8 152 --view-size 98 144
+        --max-episode-steps 3000 --epochs 12 --view-crop 0 200 6 154 --view-size 100 148
 
 Rollouts of the game itself (expert with lapses, recoveries, held random play; seeds
 5,000,000+), labelled by lfo.envs.privileged, most of them through a real video codec round

@@ -19,6 +19,7 @@ from encoders.state_estimator import (
     random_shift,
     save_state_estimator,
     train_step,
+    unseen_edge,
 )
 from lfo.envs.games import get_game
 from lfo.envs.privileged import CARRACING_STATE_NAMES
@@ -164,15 +165,23 @@ def test_an_estimator_with_its_own_view_records_it_and_the_pipeline_uses_it(tmp_
 
     game = get_game("breakout").preprocess
     assert estimator_view(game, None, None) == game
-    wide = estimator_view(game, (0, 196, 8, 152), (98, 144))
-    assert wide.crop == (0, 196, 8, 152) and wide.size == (98, 144)
+    wide = estimator_view(game, (0, 200, 6, 154), (100, 148))
+    assert wide.crop == (0, 200, 6, 154) and wide.size == (100, 148)
     assert (wide.grayscale, wide.stack) == (game.grayscale, game.stack)
     with pytest.raises(ValueError, match="outside the game's 210x160 frame"):
         estimator_view(game, (0, 196, 8, 170), None, get_game("breakout").native_size)
     with pytest.raises(ValueError, match="empty"):
         estimator_view(game, (50, 40, 8, 152), None)
     torch.manual_seed(0)
-    model = StateEstimator(StateEstimatorArch(in_channels=4, size=(98, 144), widths=(8, 16, 16),
+    # a view the convolutions do not cover to its edge is refused (the paddle's rows would
+    # be invisible): 98 rows leave the last 6 unread, 100 none
+    assert unseen_edge((84, 84)) == (0, 0) and unseen_edge((100, 148)) == (0, 0)
+    assert unseen_edge((98, 144)) == (6, 4)
+    with pytest.raises(ValueError, match="last 6 rows and 4 columns outside every convolution"):
+        StateEstimator(StateEstimatorArch(in_channels=4, size=(98, 144), outputs=("a",)))
+    with pytest.raises(ValueError, match="outside every convolution"):
+        estimator_view(game, (0, 196, 8, 152), (98, 144))
+    model = StateEstimator(StateEstimatorArch(in_channels=4, size=(100, 148), widths=(8, 16, 16),
                                               hidden=16, outputs=("a", "b"), center=True))
     path = save_state_estimator(tmp_path / "wide.pt", model, game="breakout", preprocess=wide)
     loaded = encoders.load(str(path))
@@ -181,5 +190,5 @@ def test_an_estimator_with_its_own_view_records_it_and_the_pipeline_uses_it(tmp_
     env = make_env("breakout", seed=0, preprocess=view)
     obs, _ = env.reset(seed=0)
     env.close()
-    assert obs.shape == (4, 98, 144)
+    assert obs.shape == (4, 100, 148)
     assert loaded.encode(obs[None]).shape == (1, 2)
