@@ -273,10 +273,10 @@ class EstimatorTrainConfig:
     """Seeds the rollouts' codec draws, the init and the batches (rollout env seeds are
     STATE_SEED_BASE + i)."""
     view_crop: tuple[int, int, int, int] | None = None
-    """The estimator's own view: native-frame crop ``(top, bottom, left, right)`` (None: the
+    """The estimator's own view: native-frame crop (top, bottom, left, right) (None: the
     game's). Clips and the agent's frames go through the view the checkpoint records."""
     view_size: tuple[int, int] | None = None
-    """The estimator's own view: ``(height, width)`` after the crop (None: the game's).
+    """The estimator's own view: (height, width) after the crop (None: the game's).
     Sides of 8m + 20 (84, 100, 148, ...): the convolutions read other sizes short of their
     bottom / right edge, and they are refused."""
     threads: int = 1
