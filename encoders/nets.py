@@ -11,6 +11,35 @@ from torch import nn
 
 from encoders.base import Encoder, EncoderSpec
 
+NATURE_CONVS = ((8, 4), (4, 2), (3, 1))
+"""(kernel, stride) of the Nature-DQN convolutions every CNN here uses."""
+
+
+def unseen_edge(size: tuple[int, int]) -> tuple[int, int]:
+    """Rows and columns at the bottom / right of a ``(height, width)`` input that no output of
+    the convolutions depends on. Zero for 84 x 84; a wider view must keep it zero or the
+    estimator is blind there (Breakout's paddle sits in the last rows)."""
+
+    def blind(n: int) -> int:
+        out = n
+        for kernel, stride in NATURE_CONVS:
+            out = (out - kernel) // stride + 1
+        used = out  # map the last layer's outputs back to the input span they read
+        for kernel, stride in reversed(NATURE_CONVS):
+            used = (used - 1) * stride + kernel
+        return n - used
+
+    return blind(size[0]), blind(size[1])
+
+
+def check_view_size(size: tuple[int, int]) -> None:
+    """Refuse (ValueError) a view the convolutions do not read to its edge."""
+    blind = unseen_edge(size)
+    if any(blind):
+        raise ValueError(f"view size {tuple(size)} leaves the last {blind[0]} rows and "
+                         f"{blind[1]} columns outside every convolution (strides 4, 2): "
+                         f"use heights and widths of 8m + 20, e.g. 84, 100, 148")
+
 
 @dataclass(frozen=True)
 class ConvConfig:
@@ -49,14 +78,16 @@ class ConvEncoder(Encoder):
 
     def __init__(self, cfg: ConvConfig, spec: EncoderSpec | None = None) -> None:
         super().__init__()
+        check_view_size(cfg.size)
         self.cfg = cfg
         w1, w2, w3 = cfg.widths
+        (k1, s1), (k2, s2), (k3, s3) = NATURE_CONVS
         self.convs = nn.Sequential(
-            nn.Conv2d(cfg.in_channels, w1, 8, stride=4),
+            nn.Conv2d(cfg.in_channels, w1, k1, stride=s1),
             nn.ReLU(),
-            nn.Conv2d(w1, w2, 4, stride=2),
+            nn.Conv2d(w1, w2, k2, stride=s2),
             nn.ReLU(),
-            nn.Conv2d(w2, w3, 3, stride=1),
+            nn.Conv2d(w2, w3, k3, stride=s3),
             nn.ReLU(),
         )
         with torch.no_grad():

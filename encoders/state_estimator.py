@@ -39,14 +39,13 @@ from encoders.base import (
     write_checkpoint,
     write_manifest_entry,
 )
+from encoders.nets import NATURE_CONVS, check_view_size
 from encoders.state_data import STATE_SEED_BASE, collect
 from lfo.data.preprocess import Preprocess
 from lfo.envs.games import get_game
 from lfo.envs.privileged import state_variables
 
 FORMAT = "lfo-state-estimator/1"
-NATURE_CONVS = ((8, 4), (4, 2), (3, 1))
-"""(kernel, stride) of the estimator's convolutions."""
 
 
 @dataclass(frozen=True)
@@ -116,15 +115,12 @@ class StateEstimator(Encoder):
         if not self.arch.center:
             return
         # in chunks: a float copy of 20k wide stacks is several GB
-        chunks = range(0, len(stacks), 1024)
-        total = np.zeros(stacks.shape[1:], np.float64)
-        for i in chunks:
-            total += stacks[i:i + 1024].sum(axis=0, dtype=np.float64)
+        chunks = [stacks[i:i + 1024] for i in range(0, len(stacks), 1024)]  # views, no copy
+        total = sum(c.sum(axis=0, dtype=np.float64) for c in chunks)
         mean = (total / (255.0 * len(stacks))).astype(np.float32)[None]
-        sq = sum(float(np.square(stacks[i:i + 1024].astype(np.float32) / 255.0 - mean).sum())
-                 for i in chunks)
+        sq = sum(float(np.square(c.astype(np.float32) / 255.0 - mean).sum()) for c in chunks)
         self.pixel_mean.copy_(torch.from_numpy(mean))
-        self.pixel_scale.fill_(float(max(np.sqrt(sq / (stacks.size)), 1e-3)))
+        self.pixel_scale.fill_(float(max(np.sqrt(sq / stacks.size), 1e-3)))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.standardised(x) * self.label_std + self.label_mean
@@ -136,32 +132,6 @@ class StateEstimator(Encoder):
         std = np.nan_to_num(np.nanstd(s, axis=0), nan=1.0)
         self.label_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         self.label_std.copy_(torch.as_tensor(np.maximum(std, 1e-3), dtype=torch.float32))
-
-
-def unseen_edge(size: tuple[int, int]) -> tuple[int, int]:
-    """Rows and columns at the bottom / right of a ``(height, width)`` input that no output of
-    the convolutions depends on. Zero for 84 x 84; a wider view must keep it zero or the
-    estimator is blind there (Breakout's paddle sits in the last rows)."""
-
-    def blind(n: int) -> int:
-        out = n
-        for kernel, stride in NATURE_CONVS:
-            out = (out - kernel) // stride + 1
-        used = out  # map the last layer's outputs back to the input span they read
-        for kernel, stride in reversed(NATURE_CONVS):
-            used = (used - 1) * stride + kernel
-        return n - used
-
-    return blind(size[0]), blind(size[1])
-
-
-def check_view_size(size: tuple[int, int]) -> None:
-    """Refuse (ValueError) a view the convolutions do not read to its edge."""
-    blind = unseen_edge(size)
-    if any(blind):
-        raise ValueError(f"view size {tuple(size)} leaves the last {blind[0]} rows and "
-                         f"{blind[1]} columns outside every convolution (strides 4, 2): "
-                         f"use heights and widths of 8m + 20, e.g. 84, 100, 148")
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch
 
 import encoders
 from encoders.base import EncoderError
+from encoders.nets import ConvConfig, ConvEncoder, unseen_edge
 from encoders.registry import check_encoder_fits
 from encoders.state_data import BEHAVIOURS, CodecSetting, codec_round_trip, play_episode
 from encoders.state_estimator import (
@@ -19,7 +20,6 @@ from encoders.state_estimator import (
     random_shift,
     save_state_estimator,
     train_step,
-    unseen_edge,
 )
 from lfo.envs.games import get_game
 from lfo.envs.privileged import CARRACING_STATE_NAMES
@@ -179,6 +179,8 @@ def test_an_estimator_with_its_own_view_records_it_and_the_pipeline_uses_it(tmp_
     assert unseen_edge((98, 144)) == (6, 4)
     with pytest.raises(ValueError, match="last 6 rows and 4 columns outside every convolution"):
         StateEstimator(StateEstimatorArch(in_channels=4, size=(98, 144), outputs=("a",)))
+    with pytest.raises(ValueError, match="outside every convolution"):  # the shared stack
+        ConvEncoder(ConvConfig(in_channels=4, size=(98, 144)))
     with pytest.raises(ValueError, match="outside every convolution"):
         estimator_view(game, (0, 196, 8, 152), (98, 144))
     model = StateEstimator(StateEstimatorArch(in_channels=4, size=(100, 148), widths=(8, 16, 16),
