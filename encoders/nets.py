@@ -41,6 +41,24 @@ def check_view_size(size: tuple[int, int]) -> None:
                          f"use heights and widths of 8m + 20, e.g. 84, 100, 148")
 
 
+def spatial_soft_argmax(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Expected position and peak probability of each map of ``logits`` ``(N, K, H, W)``.
+
+    Each map is turned into a distribution over its pixels by a softmax; the position is
+    the distribution's mean, ``(x, y)`` in pixel units (column, row; 0 at the first
+    pixel's centre), so a sharp peak between two pixels reads between them (sub-pixel).
+    Returns ``positions (N, K, 2)`` and ``peak (N, K)``, the largest probability (near 1
+    when one spot dominates the map, near ``1 / (H * W)`` when none does).
+    """
+    n, k, h, w = logits.shape
+    prob = F.softmax(logits.reshape(n, k, h * w), dim=-1).reshape(n, k, h, w)
+    xs = torch.arange(w, dtype=prob.dtype, device=prob.device)
+    ys = torch.arange(h, dtype=prob.dtype, device=prob.device)
+    x = (prob.sum(2) * xs).sum(-1)  # marginal over rows, then its mean column
+    y = (prob.sum(3) * ys).sum(-1)
+    return torch.stack([x, y], -1), prob.flatten(2).amax(-1)
+
+
 @dataclass(frozen=True)
 class ConvConfig:
     """Architecture of :class:`ConvEncoder`.

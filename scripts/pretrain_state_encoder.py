@@ -10,6 +10,13 @@ the agent's frames are then made with it), e.g. Breakout at native column resolu
     python scripts/pretrain_state_encoder.py --env breakout --episodes 32 \
         --max-episode-steps 3000 --epochs 12 --view-crop 0 200 6 154 --view-size 100 148
 
+An estimator may also locate objects at full resolution (keypoints: a small unstrided
+detector per frame of the stack, its spatial soft-argmax beside the strided features),
+for small objects such as Breakout's ball:
+
+    python scripts/pretrain_state_encoder.py --env breakout --episodes 32 \
+        --max-episode-steps 3000 --epochs 8 --keypoints 4
+
 Rollouts of the game itself (expert with lapses, recoveries, held random play; seeds
 5,000,000+), labelled by lfo.envs.privileged, most of them through a real video codec round
 trip. Never reads the shipped clips or their sidecars. Every option is a field of
