@@ -208,7 +208,8 @@ def random_shift(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch
 
 
 def r2_per_variable(pred: np.ndarray, target: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Coefficient of determination of each column over its defined samples (nan if none)."""
+    """Coefficient of determination of each column over its defined samples (nan where
+    fewer than two are defined or the target does not vary: R^2 says nothing there)."""
     out = np.full(pred.shape[1], np.nan)
     for j in range(pred.shape[1]):
         m = valid[:, j]
@@ -216,7 +217,9 @@ def r2_per_variable(pred: np.ndarray, target: np.ndarray, valid: np.ndarray) -> 
             continue
         resid = np.sum((pred[m, j] - target[m, j]) ** 2)
         total = np.sum((target[m, j] - target[m, j].mean()) ** 2)
-        out[j] = 1.0 - resid / max(total, 1e-12)
+        if total <= 1e-12 * m.sum():
+            continue
+        out[j] = 1.0 - resid / total
     return out
 
 

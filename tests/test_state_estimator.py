@@ -48,6 +48,10 @@ def test_r2_is_one_for_a_perfect_fit_and_zero_for_the_mean():
     assert np.allclose(r2_per_variable(target, target, valid), 1.0)
     mean = np.broadcast_to(target.mean(0), target.shape)
     assert np.allclose(r2_per_variable(mean, target, valid), 0.0)
+    # a target that never varies (Breakout's paddle width over short games) has no R^2
+    flat = np.c_[target[:, :1], np.full(4, 0.5)]
+    r2 = r2_per_variable(flat + 0.01, flat, valid)
+    assert r2[0] > 0.99 and np.isnan(r2[1])
 
 
 def test_random_shift_moves_content_by_at_most_pad_pixels():

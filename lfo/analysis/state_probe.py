@@ -197,6 +197,7 @@ def probe_state_encoder(encoder, game: str, sets: dict[str, list[LabelledClip]],
         valid = np.concatenate([c.valid for c in clips])[:, columns]
         per_var = scores(pred, target, valid, names)
         out[name] = {"frames": len(target), "variables": per_var,
-                     "r2_min": min(s["r2"] for s in per_var.values()),
-                     "r2_mean": float(np.mean([s["r2"] for s in per_var.values()]))}
+                     # over the variables with an R^2 (a constant target has none)
+                     "r2_min": float(np.nanmin([s["r2"] for s in per_var.values()])),
+                     "r2_mean": float(np.nanmean([s["r2"] for s in per_var.values()]))}
     return out
