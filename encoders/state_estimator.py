@@ -303,6 +303,10 @@ class EstimatorTrainConfig:
     """The estimator's own view: (height, width) after the crop (None: the game's).
     Sides of 8m + 20 (84, 100, 148, ...): the convolutions read other sizes short of their
     bottom / right edge, and they are refused."""
+    view_stack: int | None = None
+    """The estimator's own view: frames in its stack (None: the game's, 4 on Atari). More
+    frames give the ball's velocity over a longer track; clips and the agent's frames
+    follow the checkpoint's stack, the learner still sees only the estimate."""
     threads: int = 1
     """torch CPU threads (1: the shipped weights were trained beside another job)."""
     ship: bool = False
@@ -313,10 +317,13 @@ class EstimatorTrainConfig:
 
 def estimator_view(base: Preprocess, crop: tuple[int, int, int, int] | None,
                    size: tuple[int, int] | None,
-                   native_size: tuple[int, int] | None = None) -> Preprocess:
-    """The game's view with the estimator's own crop and size where given (a crop outside
-    a ``native_size`` ``(height, width)`` frame is refused)."""
+                   native_size: tuple[int, int] | None = None,
+                   stack: int | None = None) -> Preprocess:
+    """The game's view with the estimator's own crop, size and stack where given (a crop
+    outside a ``native_size`` ``(height, width)`` frame is refused)."""
     changes: dict[str, Any] = {}
+    if stack is not None:
+        changes["stack"] = stack  # Preprocess refuses stack < 1
     if crop is not None and native_size is not None:
         top, bottom, left, right = crop
         if bottom > native_size[0] or right > native_size[1]:
@@ -337,7 +344,8 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) 
     torch.set_num_threads(cfg.threads)
     spec = get_game(cfg.env)
     names = tuple(v.name for v in state_variables(spec.name))
-    pre = estimator_view(spec.preprocess, cfg.view_crop, cfg.view_size, spec.native_size)
+    pre = estimator_view(spec.preprocess, cfg.view_crop, cfg.view_size, spec.native_size,
+                         cfg.view_stack)
     t0 = time.time()
     data = collect(spec.name, pre, episodes=cfg.episodes, max_steps=cfg.max_episode_steps,
                    seed=STATE_SEED_BASE, codec=cfg.codec, progress=progress)

@@ -198,6 +198,20 @@ def test_an_estimator_with_its_own_view_records_it_and_the_pipeline_uses_it(tmp_
     env.close()
     assert obs.shape == (4, 100, 148)
     assert loaded.encode(obs[None]).shape == (1, 2)
+    # a longer stack than the game's: recorded, and the agent's frames follow it
+    long = estimator_view(game, None, None, stack=8)
+    assert long.stack == 8 and long.size == game.size
+    with pytest.raises(ValueError, match="stack must be >= 1"):
+        estimator_view(game, None, None, stack=0)
+    model = StateEstimator(StateEstimatorArch(in_channels=8, widths=(8, 16, 16), hidden=16,
+                                              outputs=("a", "b"), center=True))
+    path = save_state_estimator(tmp_path / "long.pt", model, game="breakout", preprocess=long)
+    loaded = encoders.load(str(path))
+    env = make_env("breakout", seed=0, preprocess=encoder_view(loaded, "breakout"))
+    obs, _ = env.reset(seed=0)
+    env.close()
+    assert obs.shape == (8, 84, 84)
+    assert loaded.encode(obs[None]).shape == (1, 2)
 
 
 def test_spatial_soft_argmax_by_hand():
