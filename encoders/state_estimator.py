@@ -142,12 +142,18 @@ class StateEstimator(Encoder):
     def standardised(self, x01: torch.Tensor, normalised: bool = False) -> torch.Tensor:
         """The net's raw output on inputs scaled to [0, 1] (or already passed through
         :meth:`normalise_input`): standardised state estimates."""
-        x = x01 if normalised else self.normalise_input(x01)
+        return self.outputs(x01 if normalised else self.normalise_input(x01))[0]
+
+    def outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """On normalised inputs: the standardised estimates, and (``keypoints`` only) the
+        estimates of the keypoints' linear read alone, which training also fits so that
+        the detector is taught positions directly (None without keypoints)."""
         h = self.convs(x)
         if not self.arch.keypoints:
-            return self.head(h)
+            return self.head(h), None
         points = self.keypoint_features(x)
-        return self.head(torch.cat([h, points], 1)) + self.keypoint_readout(points)
+        direct = self.keypoint_readout(points)
+        return self.head(torch.cat([h, points], 1)) + direct, direct
 
     def keypoint_features(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, frames * keypoints * 3)``: each frame's keypoints as (x, y) scaled to
@@ -231,11 +237,16 @@ def rmse_per_variable(pred: np.ndarray, target: np.ndarray, valid: np.ndarray) -
 
 def train_step(model: StateEstimator, optimiser: torch.optim.Optimizer, stacks: torch.Tensor,
                states: torch.Tensor, valid: torch.Tensor, *, shift: int,
-               generator: torch.Generator) -> float:
-    """One regression step on a batch of uint8 stacks; returns the loss before the step."""
+               generator: torch.Generator, keypoint_weight: float = 0.0) -> float:
+    """One regression step on a batch of uint8 stacks; returns the loss before the step
+    (with keypoints, ``keypoint_weight`` times the keypoints' own read error is added:
+    without it the strided path fits first and the detector's maps stay flat)."""
     x = random_shift(model.normalise_input(stacks.float() / 255.0), shift, generator)
     target = (states - model.label_mean) / model.label_std
-    loss = masked_mse(model.standardised(x, normalised=True), target, valid)
+    pred, direct = model.outputs(x)
+    loss = masked_mse(pred, target, valid)
+    if direct is not None and keypoint_weight > 0:
+        loss = loss + keypoint_weight * masked_mse(direct, target, valid)
     optimiser.zero_grad()
     loss.backward()
     optimiser.step()
@@ -288,6 +299,10 @@ class EstimatorTrainConfig:
     keypoints: int = 0
     """Objects the estimator locates in every frame at full resolution (0: none; see
     StateEstimatorArch.keypoints)."""
+    keypoint_loss: float = 1.0
+    """Weight of the keypoints' own read error in the loss (keypoints only; 0: the
+    estimate's error alone, with which the first Breakout detector never left flat maps:
+    peak probability 0.002, a flat map 0.0001)."""
     center: bool | None = None
     """Centre the input frames on their mean image (None: on for Atari, off for CarRacing,
     whose shipped weights were trained without)."""
@@ -383,7 +398,8 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) 
         for b in range(steps_per_epoch):
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             losses.append(train_step(model, optimiser, stacks[idx], states[idx], valid[idx],
-                                     shift=shift, generator=gen))
+                                     shift=shift, generator=gen,
+                                     keypoint_weight=cfg.keypoint_loss))
             sched.step()
         pred = model.encode(data.stacks[va])
         r2 = r2_per_variable(pred, data.states[va], data.valid[va])

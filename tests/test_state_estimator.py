@@ -267,7 +267,8 @@ def test_a_keypoint_estimator_learns_where_a_dot_is_and_round_trips(one_torch_th
         gen = torch.Generator().manual_seed(0)
         for i in range(150):
             b = slice(i % 5 * 32, (i % 5 + 1) * 32)
-            train_step(model, opt, s[b], t[b], v[b], shift=0, generator=gen)
+            train_step(model, opt, s[b], t[b], v[b], shift=0, generator=gen,
+                       keypoint_weight=1.0)
         # median pixel error on 32 held-out frames (a guess at the centre: ~12)
         return float(np.median(np.abs(model.encode(stacks[160:]) - labels[160:])))
 
@@ -278,7 +279,7 @@ def test_a_keypoint_estimator_learns_where_a_dot_is_and_round_trips(one_torch_th
     # of each map, and a linear read of the keypoints is exact to a fraction of a pixel
     with torch.no_grad():
         points = model.keypoint_features(model.normalise_input(s.float() / 255.0)).numpy()
-    assert points[:, 2].mean() > 0.3  # a flat map: 1 / 52^2
+    assert points[:, 2].mean() > 20 / 52**2  # a flat map: 1 / 52^2
     design = np.c_[points, np.ones(len(points))]
     coef = np.linalg.lstsq(design[:160], labels[:160], rcond=None)[0]
     assert np.median(np.abs(design[160:] @ coef - labels[160:])) < 0.5
