@@ -76,7 +76,7 @@ _RECREATE = {
                      "--max-episode-steps 800 --epochs 15 --out encoders/weights/pong_state.pt "
                      "--ship",
     "breakout_state.pt": "python scripts/pretrain_state_encoder.py --env breakout "
-                         "--episodes 32 --max-episode-steps 3000 --epochs 12 "
+                         "--episodes 128 --max-episode-steps 3000 --epochs 8 "
                          "--out encoders/weights/breakout_state.pt --ship",
 }
 
