@@ -66,10 +66,10 @@ class StateEstimatorArch:
     unstrided detector (5x5 over the stack, then 1x1) gives ``keypoints`` maps per frame;
     the spatial soft-argmax of each map (its expected pixel, sub-pixel, and its peak)
     goes to the head beside the strided convolutions' features. The strided stack alone
-    reads Breakout's 1-2 pixel ball to a median 3.8 native pixels. Measured before the
-    keypoint loss existed (its detector's maps stayed flat), keypoints read no better on
-    Breakout or Pong, where more rollouts did (notes/atari_ladder.md, session 13); with
-    the keypoint loss they are untried on the games. The shipped estimators have none."""
+    reads Breakout's 1-2 pixel ball to a median 3.8 native pixels. Measured, keypoints
+    read worse on Breakout (with and without the keypoint loss; with it the maps sharpen
+    but follow something other than the ball) and on Pong, where more rollouts read
+    better (notes/atari_ladder.md, session 13). The shipped estimators have none."""
     frame_channels: int = 1
     """Channels of one frame of the stack (1 grey, 3 colour): the number of frames, and
     so of maps, is ``in_channels // frame_channels`` (``keypoints`` only)."""
