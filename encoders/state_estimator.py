@@ -111,19 +111,19 @@ class StateEstimator(Encoder):
         )
         with torch.no_grad():
             flat = self.convs(torch.zeros(1, arch.in_channels, *arch.size)).shape[1]
+        d = len(arch.outputs)
         if arch.keypoints:
             if arch.in_channels % arch.frame_channels:
                 raise ValueError(f"in_channels {arch.in_channels} is not a whole number of "
                                  f"{arch.frame_channels}-channel frames")
-            frames = arch.in_channels // arch.frame_channels
+            maps = arch.keypoints * (arch.in_channels // arch.frame_channels)
             self.detector = nn.Sequential(
                 nn.Conv2d(arch.in_channels, arch.detector_width, 5, padding=2), nn.ReLU(),
-                nn.Conv2d(arch.detector_width, frames * arch.keypoints, 1),
+                nn.Conv2d(arch.detector_width, maps, 1),
             )
-            flat += 3 * arch.keypoints * frames
-        d = len(arch.outputs)
-        if arch.keypoints:  # a direct linear path too: positions are linear in keypoints
-            self.keypoint_readout = nn.Linear(3 * arch.keypoints * frames, d)
+            # a direct linear path too: positions are linear in the keypoints
+            self.keypoint_readout = nn.Linear(3 * maps, d)
+            flat += 3 * maps
         self.head = nn.Sequential(nn.Linear(flat, arch.hidden), nn.ReLU(),
                                   nn.Linear(arch.hidden, d))
         self.register_buffer("label_mean", torch.zeros(d))
