@@ -13,12 +13,20 @@ Codec robustness: most episodes go through a real video round trip before they a
 preprocessed (H.264, VP9 or MPEG-4 at a random quality, often at another resolution),
 decoded by the same reader the clips use, so decoded clips and live frames map to the
 same state (:func:`codec_round_trip`).
+
+Rollouts are the slow part (Breakout: ~13 s an episode, 128 episodes ~25 min), so each
+preprocessed episode can be kept on disk (:func:`collect` with ``cache``) and reused by
+any later estimator on the same view: episode ``i`` is the same whichever total is asked
+for, so 256 episodes reuse the first 128.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -34,6 +42,9 @@ from lfo.envs.privileged import PrivilegedState, state_variables
 
 #: first env seed of the estimator's rollouts (far above every other use)
 STATE_SEED_BASE = 5_000_000
+#: version of the rollouts' recipe in the cache key: bump it when the behaviours, experts
+#: or codec draws change what an episode holds (the state reader's names are in the key)
+ROLLOUT_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,27 @@ def play_episode(game: str, seed: int, behaviour: Behaviour, max_steps: int
     return np.stack(frames), np.stack(states), np.stack(valid)
 
 
+def rollout_cache_dir(root: str | Path, game: str, preprocess: Preprocess, *,
+                      max_steps: int, seed: int, codec: bool) -> Path:
+    """The folder of cached episodes for these rollout settings under ``root`` (a hash of
+    everything that decides an episode's content; the episode count is not in it)."""
+    key = {"format": ROLLOUT_FORMAT, "game": game, "preprocess": asdict(preprocess),
+           "max_steps": max_steps, "seed": seed, "codec": codec,
+           "states": [v.name for v in state_variables(game)],
+           "behaviours": [asdict(b) for b in behaviours_for(get_game(game).name)]}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return Path(root) / f"{game}-{digest}"
+
+
+def _write_episode(path: Path, stacks: np.ndarray, states: np.ndarray, valid: np.ndarray,
+                   behaviour: str) -> None:
+    """Write one episode atomically (a killed run leaves no half-written file)."""
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, stacks=stacks, states=states, valid=valid,
+                        behaviour=np.array(behaviour))
+    os.replace(tmp, path)
+
+
 def collect(
     game: str,
     preprocess: Preprocess,
@@ -179,22 +211,76 @@ def collect(
     seed: int = STATE_SEED_BASE,
     codec: bool = True,
     progress: bool = True,
+    cache: str | Path | None = None,
 ) -> StateEpisodes:
-    """Play ``episodes`` rollouts (behaviours in turn), round-trip and preprocess them."""
+    """Play ``episodes`` rollouts (behaviours in turn), round-trip and preprocess them.
+
+    ``cache``: a folder where each preprocessed episode is kept (see
+    :func:`rollout_cache_dir`); episodes found there are read instead of played, and the
+    result is assembled from the files one at a time, so memory peaks at the data's size
+    (without a cache the per-episode pieces and their concatenation coexist: twice it).
+    """
     state_variables(game)  # a clear error for a game without a state reader
     spec = get_game(game)
     behaviours = behaviours_for(spec.name)
     rng = np.random.default_rng(seed)
-    stacks, states, valid, episode, names = [], [], [], [], []
+    folder = (rollout_cache_dir(cache, game, preprocess, max_steps=max_steps, seed=seed,
+                                codec=codec) if cache is not None else None)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    pieces: list = []
     for i in tqdm(range(episodes), desc="estimator rollouts", disable=not progress):
         behaviour = behaviours[i % len(behaviours)]
+        # drawn for every episode, cached or not, so episode i's codec never depends on
+        # which episodes were cached
+        setting = (draw_codec(rng, native_height=spec.native_size[0]) if codec
+                   else CodecSetting(None))
+        path = folder / f"episode_{i:05d}.npz" if folder is not None else None
+        if path is not None and path.is_file():
+            pieces.append(path)
+            continue
         frames, s, v = play_episode(game, seed + i, behaviour, max_steps)
-        setting = draw_codec(rng, native_height=frames.shape[1]) if codec else CodecSetting(None)
         frames = codec_round_trip(frames, setting, fps=spec.control_hz())
-        stacks.append(preprocess.clip(frames))
-        states.append(s)
-        valid.append(v)
-        episode.append(np.full(len(s), i))
-        names.append(behaviour.name)
-    return StateEpisodes(np.concatenate(stacks), np.concatenate(states),
-                         np.concatenate(valid), np.concatenate(episode), names)
+        stacks = preprocess.clip(frames)
+        if path is not None:
+            _write_episode(path, stacks, s, v, behaviour.name)
+            pieces.append(path)
+        else:
+            pieces.append((stacks, s, v, behaviour.name))
+    return _assemble(pieces)
+
+
+def _assemble(pieces: list) -> StateEpisodes:
+    """Concatenate episodes held in memory ``(stacks, states, valid, behaviour)`` or
+    cached as files; files are read one at a time into one preallocated array."""
+    def load(piece):
+        if isinstance(piece, Path):
+            with np.load(piece) as data:
+                return (data["stacks"], data["states"], data["valid"],
+                        str(data["behaviour"]))
+        return piece
+
+    if all(isinstance(p, tuple) for p in pieces):
+        stacks = np.concatenate([p[0] for p in pieces])
+        states, valid, names = ([p[k] for p in pieces] for k in (1, 2, 3))
+    else:
+        lengths = []
+        for piece in pieces:
+            if isinstance(piece, Path):
+                with np.load(piece) as data:
+                    lengths.append(len(data["states"]))
+            else:
+                lengths.append(len(piece[1]))
+        stacks, states, valid, names, at = None, [], [], [], 0
+        for piece, n in zip(pieces, lengths, strict=True):
+            st, s, v, name = load(piece)
+            if stacks is None:
+                stacks = np.empty((sum(lengths), *st.shape[1:]), dtype=st.dtype)
+            stacks[at:at + n] = st
+            at += n
+            states.append(s)
+            valid.append(v)
+            names.append(name)
+    episode = np.concatenate([np.full(len(s), i) for i, s in enumerate(states)])
+    return StateEpisodes(stacks, np.concatenate(states), np.concatenate(valid), episode,
+                         list(names))

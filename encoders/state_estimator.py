@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -190,15 +190,19 @@ class StateEstimator(Encoder):
         self.label_std.copy_(torch.as_tensor(np.maximum(std, 1e-3), dtype=torch.float32))
 
 
-def masked_mse(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
+               weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean squared error over the defined labels only (``valid`` True).
 
     Each variable's error is averaged over its own defined samples, then the variables
-    are averaged, so a label that is often undefined weighs as much as any other.
+    are averaged, so a label that is often undefined weighs as much as any other;
+    ``weights`` (one per variable) make that a weighted mean instead.
     """
     w = valid.float()
     per_var = ((pred - target) ** 2 * w).sum(0) / w.sum(0).clamp_min(1.0)
-    return per_var.mean()
+    if weights is None:
+        return per_var.mean()
+    return (per_var * weights).sum() / weights.sum()
 
 
 def random_shift(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
@@ -240,16 +244,18 @@ def rmse_per_variable(pred: np.ndarray, target: np.ndarray, valid: np.ndarray) -
 
 def train_step(model: StateEstimator, optimiser: torch.optim.Optimizer, stacks: torch.Tensor,
                states: torch.Tensor, valid: torch.Tensor, *, shift: int,
-               generator: torch.Generator, keypoint_weight: float = 0.0) -> float:
+               generator: torch.Generator, keypoint_weight: float = 0.0,
+               weights: torch.Tensor | None = None) -> float:
     """One regression step on a batch of uint8 stacks; returns the loss before the step
     (with keypoints, ``keypoint_weight`` times the keypoints' own read error is added:
-    without it the strided path fits first and the detector's maps stay flat)."""
+    without it the strided path fits first and the detector's maps stay flat;
+    ``weights``: per-variable loss weights, see :func:`masked_mse`)."""
     x = random_shift(model.normalise_input(stacks.float() / 255.0), shift, generator)
     target = (states - model.label_mean) / model.label_std
     pred, direct = model.outputs(x)
-    loss = masked_mse(pred, target, valid)
+    loss = masked_mse(pred, target, valid, weights)
     if direct is not None and keypoint_weight > 0:
-        loss = loss + keypoint_weight * masked_mse(direct, target, valid)
+        loss = loss + keypoint_weight * masked_mse(direct, target, valid, weights)
     optimiser.zero_grad()
     loss.backward()
     optimiser.step()
@@ -311,6 +317,13 @@ class EstimatorTrainConfig:
     whose shipped weights were trained without)."""
     codec: bool = True
     """Round-trip most episodes through a video codec (see draw_codec)."""
+    rollout_cache: str | None = ".cache/estimator_rollouts"
+    """Keep each preprocessed rollout episode here and reuse it in later trainings on the
+    same view and rollout settings (None: play every episode again; see
+    encoders.state_data.collect). Atari: ~3 MB an episode."""
+    loss_weights: dict[str, float] = field(default_factory=dict)
+    """Per-variable loss weights by state variable name, e.g. --loss-weights intercept_gap
+    4 (the others weigh 1): spends the net on what the learner needs most."""
     seed: int = 0
     """Seeds the rollouts' codec draws, the init and the batches (rollout env seeds are
     STATE_SEED_BASE + i)."""
@@ -355,6 +368,22 @@ def estimator_view(base: Preprocess, crop: tuple[int, int, int, int] | None,
     return replace(base, **changes) if changes else base
 
 
+def loss_weight_vector(weights: dict[str, float], names: tuple[str, ...]
+                       ) -> torch.Tensor | None:
+    """Per-variable loss weights in ``names`` order (1 where not given); None when none
+    are given. Unknown names and negative or all-zero weights are refused."""
+    if not weights:
+        return None
+    unknown = sorted(set(weights) - set(names))
+    if unknown:
+        raise ValueError(f"loss weights for unknown state variables {unknown} "
+                         f"(this game's: {', '.join(names)})")
+    w = torch.tensor([float(weights.get(n, 1.0)) for n in names])
+    if (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"loss weights must be >= 0 and not all 0, got {weights}")
+    return w
+
+
 def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) -> dict[str, Any]:
     """Collect rollouts, fit the estimator, write checkpoint + log; return the log
     (progress, when given, overrides cfg.progress)."""
@@ -364,9 +393,11 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) 
     names = tuple(v.name for v in state_variables(spec.name))
     pre = estimator_view(spec.preprocess, cfg.view_crop, cfg.view_size, spec.native_size,
                          cfg.view_stack)
+    weights = loss_weight_vector(cfg.loss_weights, names)  # refused before the rollouts
     t0 = time.time()
     data = collect(spec.name, pre, episodes=cfg.episodes, max_steps=cfg.max_episode_steps,
-                   seed=STATE_SEED_BASE, codec=cfg.codec, progress=progress)
+                   seed=STATE_SEED_BASE, codec=cfg.codec, progress=progress,
+                   cache=cfg.rollout_cache)
     collect_s = time.time() - t0
     rng = np.random.default_rng(cfg.seed)
     n_val = max(1, int(round(cfg.val_fraction * cfg.episodes)))
@@ -402,7 +433,7 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) 
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             losses.append(train_step(model, optimiser, stacks[idx], states[idx], valid[idx],
                                      shift=shift, generator=gen,
-                                     keypoint_weight=cfg.keypoint_loss))
+                                     keypoint_weight=cfg.keypoint_loss, weights=weights))
             sched.step()
         pred = model.encode(data.stacks[va])
         r2 = r2_per_variable(pred, data.states[va], data.valid[va])

@@ -7,14 +7,16 @@ import pytest
 import torch
 
 import encoders
+import encoders.state_data as state_data
 from encoders.base import EncoderError
 from encoders.nets import ConvConfig, ConvEncoder, spatial_soft_argmax, unseen_edge
 from encoders.registry import check_encoder_fits
-from encoders.state_data import BEHAVIOURS, CodecSetting, codec_round_trip, play_episode
+from encoders.state_data import BEHAVIOURS, CodecSetting, codec_round_trip, collect, play_episode
 from encoders.state_estimator import (
     StateEstimator,
     StateEstimatorArch,
     estimator_view,
+    loss_weight_vector,
     masked_mse,
     r2_per_variable,
     random_shift,
@@ -40,6 +42,32 @@ def test_masked_mse_leaves_undefined_labels_out_by_hand():
     # a variable never defined in the batch adds 0, not nan
     none = torch.tensor([[True, False], [True, False]])
     assert masked_mse(pred, target, none).item() == pytest.approx(2.5)
+
+
+def test_masked_mse_weights_the_variables_by_hand():
+    pred = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    target = torch.zeros(2, 2)
+    valid = torch.ones(2, 2, dtype=torch.bool)
+    # per variable: (1 + 9) / 2 = 5 and (4 + 16) / 2 = 10; weights 1 and 3: (5 + 30) / 4
+    w = loss_weight_vector({"b": 3.0}, ("a", "b"))
+    assert w.tolist() == [1.0, 3.0]
+    assert masked_mse(pred, target, valid, w).item() == pytest.approx(8.75)
+    assert masked_mse(pred, target, valid).item() == pytest.approx(7.5)
+    assert loss_weight_vector({}, ("a", "b")) is None
+    with pytest.raises(ValueError, match=r"unknown state variables \['c'\]"):
+        loss_weight_vector({"c": 2.0}, ("a", "b"))
+    with pytest.raises(ValueError, match=">= 0"):
+        loss_weight_vector({"a": -1.0}, ("a", "b"))
+
+
+def test_training_refuses_unknown_loss_weights_before_any_rollout(monkeypatch, tmp_path):
+    import encoders.state_estimator as se
+
+    monkeypatch.setattr(se, "collect", lambda *a, **k: pytest.fail("rollouts were played"))
+    cfg = se.EstimatorTrainConfig(env="pong", out=str(tmp_path / "e.pt"),
+                                  loss_weights={"ball_z": 2.0})
+    with pytest.raises(ValueError, match="ball_z"):
+        se.train_estimator(cfg, progress=False)
 
 
 def test_r2_is_one_for_a_perfect_fit_and_zero_for_the_mean():
@@ -124,6 +152,34 @@ def test_rollouts_are_labelled_and_survive_a_codec_round_trip():
     assert decoded.shape == frames.shape
     err = np.abs(decoded.astype(int) - frames.astype(int)).mean()
     assert 0.5 < err < 20  # lossy (and resized), but the same pictures
+
+
+def test_cached_rollouts_are_reused_and_equal_to_fresh_ones(tmp_path, monkeypatch):
+    pre = get_game("pong").preprocess
+    kwargs = {"max_steps": 3, "seed": 5_000_000, "codec": True, "progress": False}
+    fresh = collect("pong", pre, episodes=3, **kwargs)
+    cached = collect("pong", pre, episodes=2, cache=tmp_path, **kwargs)
+    folder = state_data.rollout_cache_dir(tmp_path, "pong", pre, max_steps=3,
+                                          seed=5_000_000, codec=True)
+    assert sorted(f.name for f in folder.iterdir()) == ["episode_00000.npz",
+                                                        "episode_00001.npz"]
+    played = []
+    real_play = state_data.play_episode
+    monkeypatch.setattr(state_data, "play_episode",
+                        lambda *a, **k: played.append(a[1]) or real_play(*a, **k))
+    grown = collect("pong", pre, episodes=3, cache=tmp_path, **kwargs)
+    assert played == [5_000_002]  # only the episode not yet cached is played
+    n2 = len(cached)
+    for got in (cached, grown):  # the same frames, labels and episodes as without a cache
+        k = len(got)
+        assert np.array_equal(got.stacks, fresh.stacks[:k])
+        assert np.array_equal(got.states, fresh.states[:k])
+        assert np.array_equal(got.valid, fresh.valid[:k])
+        assert np.array_equal(got.episode, fresh.episode[:k])
+    assert grown.behaviour == fresh.behaviour and len(grown) == len(fresh) > n2
+    # other rollout settings (here a longer cap) do not reuse these episodes
+    assert state_data.rollout_cache_dir(tmp_path, "pong", pre, max_steps=4, seed=5_000_000,
+                                        codec=True) != folder
 
 
 def dot_frames(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
