@@ -320,7 +320,7 @@ class EstimatorTrainConfig:
     rollout_cache: str | None = ".cache/estimator_rollouts"
     """Keep each preprocessed rollout episode here and reuse it in later trainings on the
     same view and rollout settings (None: play every episode again; see
-    encoders.state_data.collect). Atari: ~3 MB an episode."""
+    encoders.state_data.collect). Breakout: ~0.4 MB an episode."""
     loss_weights: dict[str, float] = field(default_factory=dict)
     """Per-variable loss weights by state variable name, e.g. --loss-weights intercept_gap
     4 (the others weigh 1): spends the net on what the learner needs most."""
