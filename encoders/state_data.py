@@ -251,36 +251,28 @@ def collect(
 
 
 def _assemble(pieces: list) -> StateEpisodes:
-    """Concatenate episodes held in memory ``(stacks, states, valid, behaviour)`` or
-    cached as files; files are read one at a time into one preallocated array."""
-    def load(piece):
-        if isinstance(piece, Path):
-            with np.load(piece) as data:
-                return (data["stacks"], data["states"], data["valid"],
-                        str(data["behaviour"]))
-        return piece
-
+    """Concatenate the episodes: all held in memory ``(stacks, states, valid, behaviour)``,
+    or all cached as files, which are read one at a time into one preallocated array."""
     if all(isinstance(p, tuple) for p in pieces):
         stacks = np.concatenate([p[0] for p in pieces])
         states, valid, names = ([p[k] for p in pieces] for k in (1, 2, 3))
     else:
         lengths = []
-        for piece in pieces:
-            if isinstance(piece, Path):
-                with np.load(piece) as data:
-                    lengths.append(len(data["states"]))
-            else:
-                lengths.append(len(piece[1]))
+        for path in pieces:
+            with np.load(path) as data:
+                lengths.append(len(data["states"]))
         stacks, states, valid, names, at = None, [], [], [], 0
-        for piece, n in zip(pieces, lengths, strict=True):
-            st, s, v, name = load(piece)
-            if stacks is None:
-                stacks = np.empty((sum(lengths), *st.shape[1:]), dtype=st.dtype)
-            stacks[at:at + n] = st
+        for path, n in zip(pieces, lengths, strict=True):
+            with np.load(path) as data:
+                episode_stacks = data["stacks"]
+                if stacks is None:
+                    stacks = np.empty((sum(lengths), *episode_stacks.shape[1:]),
+                                      dtype=episode_stacks.dtype)
+                stacks[at:at + n] = episode_stacks
+                states.append(data["states"])
+                valid.append(data["valid"])
+                names.append(str(data["behaviour"]))
             at += n
-            states.append(s)
-            valid.append(v)
-            names.append(name)
     episode = np.concatenate([np.full(len(s), i) for i, s in enumerate(states)])
     return StateEpisodes(stacks, np.concatenate(states), np.concatenate(valid), episode,
                          list(names))

@@ -325,8 +325,8 @@ class EstimatorTrainConfig:
     """Per-variable loss weights by state variable name, e.g. --loss-weights intercept_gap
     4 (the others weigh 1): spends the net on what the learner needs most."""
     seed: int = 0
-    """Seeds the rollouts' codec draws, the init and the batches (rollout env seeds are
-    STATE_SEED_BASE + i)."""
+    """Seeds the validation split, the init and the batches (the rollouts are fixed: env
+    seeds STATE_SEED_BASE + i, codec draws seeded by STATE_SEED_BASE)."""
     view_crop: tuple[int, int, int, int] | None = None
     """The estimator's own view: native-frame crop (top, bottom, left, right) (None: the
     game's). Clips and the agent's frames go through the view the checkpoint records."""
