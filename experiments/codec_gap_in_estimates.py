@@ -34,30 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import encoders  # noqa: E402
 from encoders.clip_features import clip_features, encoder_view  # noqa: E402
 from encoders.state_estimator import r2_per_variable  # noqa: E402
-from lfo.data.sidecar import sidecar_path  # noqa: E402
 from lfo.data.video import probe_files, scan_folder  # noqa: E402
-from lfo.demonstrations.labels import read_expert_actions  # noqa: E402  (evaluation only)
-from lfo.envs.games import get_game, make_raw_env  # noqa: E402
+from lfo.demonstrations.privileged_clips import replay_frames_and_states  # noqa: E402
+from lfo.envs.games import get_game  # noqa: E402
 from lfo.envs.privileged import state_variables  # noqa: E402
 from lfo.loop.policy import load_run  # noqa: E402
-
-
-def replay_frames(clip_path: Path, game: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Live RGB frames, states and validity ``(T+1, ...)`` of a clip's replayed episode."""
-    meta = json.loads(sidecar_path(clip_path).read_text())
-    spec = get_game(game)
-    options = {k: v for k, v in meta.get("env_kwargs", {}).items()
-               if k not in spec.kwargs or spec.kwargs[k] != v}
-    env = make_raw_env(spec.name, privileged_state=True, **options)
-    obs, info = env.reset(seed=int(meta["seed"]))
-    frames, states, valid = [obs], [info["state"]], [info["state_valid"]]
-    for a in read_expert_actions(clip_path):
-        obs, _, _, _, info = env.step(int(a))
-        frames.append(obs)
-        states.append(info["state"])
-        valid.append(info["state_valid"])
-    env.close()
-    return np.stack(frames), np.stack(states), np.stack(valid)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     clips = scan_folder(args.videos or f"videos/{game}").clips[:args.clips]
     est_clip, est_live, truth, valid = [], [], [], []
     for clip, info in zip(clips, probe_files([c.path for c in clips]), strict=True):
-        frames, s, v = replay_frames(clip.path, game)
+        frames, s, v = replay_frames_and_states(clip.path, game)
         decoded = clip_features(info, estimator, game, preprocess=view)
         if len(decoded) != len(frames):
             raise SystemExit(f"{clip.path}: {len(decoded)} decoded frames, {len(frames)} live")
@@ -94,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     r2_clip, r2_live = r2_per_variable(c, t, v), r2_per_variable(li, t, v)
     spread = np.array([np.std(c[v[:, j], j]) if v[:, j].any() else np.nan
                        for j in range(len(names))])
-    both = v
-    diff = np.where(both, li - c, np.nan)
+    diff = np.where(v, li - c, np.nan)
     bias = np.nanmean(diff, axis=0) / np.maximum(spread, 1e-9)
     rms = np.sqrt(np.nanmean(diff ** 2, axis=0)) / np.maximum(spread, 1e-9)
     rows = {n: {"r2_clip": float(r2_clip[j]), "r2_live": float(r2_live[j]),

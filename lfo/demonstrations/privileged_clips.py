@@ -38,6 +38,21 @@ class ReplayMismatch(RuntimeError):
 
 def replay_states(clip_path: str | Path, game: str) -> tuple[np.ndarray, np.ndarray]:
     """States and validity ``(T+1, D)`` of a recorded clip: reset, then one per action."""
+    _, states, valid = _replay(clip_path, game, keep_frames=False)
+    return states, valid
+
+
+def replay_frames_and_states(clip_path: str | Path, game: str
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The live RGB frames ``(T+1, H, W, 3)`` of a clip's replayed episode beside its
+    states and validity: the same episode as the clip, pictured by the env, not the codec."""
+    frames, states, valid = _replay(clip_path, game, keep_frames=True)
+    return frames, states, valid
+
+
+def _replay(clip_path: str | Path, game: str, *, keep_frames: bool
+            ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Replay a clip's recorded actions from its seed (checked against its return)."""
     from lfo.demonstrations.labels import (
         read_expert_actions,  # the one reader of the recorded actions
     )
@@ -53,11 +68,14 @@ def replay_states(clip_path: str | Path, game: str) -> tuple[np.ndarray, np.ndar
                if k not in spec.kwargs or spec.kwargs[k] != v}
     actions = read_expert_actions(clip_path)
     env = make_raw_env(spec.name, privileged_state=True, **options)
-    _, info = env.reset(seed=int(meta["seed"]))
+    obs, info = env.reset(seed=int(meta["seed"]))
+    frames = [obs] if keep_frames else None
     states, valid, total = [info["state"]], [info["state_valid"]], 0.0
     for a in actions:
-        _, reward, _, _, info = env.step(int(a))
+        obs, reward, _, _, info = env.step(int(a))
         total += float(reward)
+        if frames is not None:
+            frames.append(obs)
         states.append(info["state"])
         valid.append(info["state_valid"])
     env.close()
@@ -65,7 +83,7 @@ def replay_states(clip_path: str | Path, game: str) -> tuple[np.ndarray, np.ndar
     if recorded is not None and abs(total - float(recorded)) > 1e-3 * max(1.0, abs(recorded)):
         raise ReplayMismatch(f"{clip_path}: replayed return {total:.3f} differs from the "
                              f"recorded {float(recorded):.3f}; cannot regenerate its states")
-    return np.stack(states), np.stack(valid)
+    return (np.stack(frames) if frames is not None else None), np.stack(states), np.stack(valid)
 
 
 def clip_states(
