@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from lfo.algorithms import iq
+from lfo.algorithms.learner import move_optimizer_state
 from lfo.data.files import atomic_torch_save
 from lfo.data.transitions import Transitions
 
@@ -104,6 +105,13 @@ class SoftQAgent:
         self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.lr)
         self.rng = np.random.default_rng(config.seed)
         self.updates = 0
+
+    def move_to(self, device: torch.device | str) -> None:
+        """Move the Q head, its target and the optimiser's state to ``device``."""
+        self.device = torch.device(device)
+        self.q.to(self.device)
+        self.q_target.to(self.device)
+        move_optimizer_state(self.optimizer, self.device)
 
     # ---- acting -----------------------------------------------------------------
     @torch.no_grad()

@@ -25,6 +25,7 @@ from lfo.algorithms.learner import (
     as_batch,
     choose_actions,
     load_rng,
+    move_optimizer_state,
     save_rng,
 )
 from lfo.data.files import atomic_torch_save
@@ -80,10 +81,19 @@ class BCPolicy:
         self.grad_clip = settings.grad_clip
         self.rng = np.random.default_rng(settings.seed)
 
+    def move_to(self, device: torch.device | str) -> None:
+        """Move the network and the optimiser's state to ``device``."""
+        self.net.to(device)
+        move_optimizer_state(self.optimizer, device)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
     @torch.no_grad()
     def probs(self, features: np.ndarray | Tensor) -> Tensor:
         """pi(. | s) for an (N, D) batch."""
-        x, _ = as_batch(features)
+        x, _ = as_batch(features, self.device)
         return self.net(x).softmax(dim=-1)
 
     def act(self, features: np.ndarray | Tensor, greedy: bool = False) -> int | np.ndarray:
@@ -93,7 +103,8 @@ class BCPolicy:
 
     def update(self, obs: Tensor, target: Tensor) -> dict[str, float]:
         """One cross-entropy step towards ``target`` labels (hard or soft)."""
-        loss, diagnostics = bc_loss(self.net(obs.float()), target)
+        loss, diagnostics = bc_loss(self.net(obs.to(self.device).float()),
+                                    target.to(self.device))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.grad_clip > 0:

@@ -81,6 +81,8 @@ class InverseDynamicsModel(nn.Module):
 
     def update(self, obs: Tensor, next_obs: Tensor, action: Tensor) -> dict[str, float]:
         """One cross-entropy step on labelled (agent) transitions; returns loss and accuracy."""
+        device = next(self.parameters()).device
+        obs, next_obs, action = obs.to(device), next_obs.to(device), action.to(device)
         logits = self.forward(obs, next_obs)
         loss = F.cross_entropy(logits, action.long())
         self.optimizer.zero_grad(set_to_none=True)

@@ -113,8 +113,9 @@ class Learner(abc.ABC):
     ) -> dict[str, float]:
         """One learning step on an expert batch and an agent batch; returns diagnostics.
 
-        ``step`` is the loop's counter (env steps, or updates for offline learners), for
-        schedules such as "update the inverse dynamics model every k steps".
+        ``step`` counts the learner's updates (0, 1, 2 ...), for schedules such as
+        "update the inverse dynamics model every k updates": they follow the loop's update
+        ratio.
         """
 
     @abc.abstractmethod
@@ -129,6 +130,50 @@ class Learner(abc.ABC):
         """The method's reward r(s, s') along expert pairs, if it has one (for a plot)."""
         return None
 
+    def to(self, device: torch.device | str) -> Learner:
+        """Move every network (and its optimiser's state) to ``device``; batches given to
+        :meth:`update` and features given to :meth:`act` may live anywhere."""
+        for value in vars(self).values():
+            if isinstance(value, torch.nn.Module) or hasattr(value, "move_to"):
+                move(value, device)
+            elif isinstance(value, torch.optim.Optimizer):
+                move_optimizer_state(value, device)
+        return self
+
+
+def move(owner: Any, device: torch.device | str) -> None:
+    """Move an ``nn.Module`` or an object with ``move_to(device)`` to ``device``."""
+    if isinstance(owner, torch.nn.Module):
+        owner.to(device)
+        for optimiser in [v for v in vars(owner).values()
+                          if isinstance(v, torch.optim.Optimizer)]:
+            move_optimizer_state(optimiser, device)
+    else:
+        owner.move_to(device)
+
+
+def move_optimizer_state(optimizer: torch.optim.Optimizer, device: torch.device | str) -> None:
+    """Move an optimiser's per-parameter state tensors (Adam's moments) to ``device``."""
+    for state in optimizer.state.values():
+        for key, value in state.items():
+            if isinstance(value, Tensor) and value.dim() > 0:
+                state[key] = value.to(device)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda`` or ``cuda:N``; asking
+    for CUDA on a machine without it is a clear error, not a silent fallback."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: this machine has no CUDA device (torch "
+                         f"{torch.__version__}); use --device cpu or auto")
+    return device
+
 
 def apply_options(config: Any, options: dict[str, Any] | None, method: str) -> Any:
     """A copy of a method's dataclass ``config`` with ``options`` applied; unknown keys fail."""
@@ -141,10 +186,12 @@ def apply_options(config: Any, options: dict[str, Any] | None, method: str) -> A
     return dataclasses.replace(config, **options)
 
 
-def as_batch(features: np.ndarray | Tensor) -> tuple[Tensor, bool]:
-    """``features`` as a float (N, D) tensor, and whether a single (D,) vector was given."""
+def as_batch(features: np.ndarray | Tensor,
+             device: torch.device | str = "cpu") -> tuple[Tensor, bool]:
+    """``features`` as a float (N, D) tensor on ``device``, and whether a single (D,)
+    vector was given."""
     x = features if isinstance(features, Tensor) else torch.as_tensor(np.asarray(features))
-    x = x.to(torch.float32)
+    x = x.to(device, torch.float32)
     single = x.dim() == 1
     return (x.unsqueeze(0) if single else x), single
 

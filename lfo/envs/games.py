@@ -22,7 +22,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from einops import rearrange
-from gymnasium.wrappers import FrameStackObservation, RepeatAction, TransformObservation
+from gymnasium.wrappers import (
+    FrameStackObservation,
+    RepeatAction,
+    TimeLimit,
+    TransformObservation,
+)
 
 from lfo.data.preprocess import Preprocess
 from lfo.envs.fast_render import use_fast_road_renderer
@@ -63,6 +68,14 @@ class GameSpec:
         train_steps: a training run's default budget (agent steps) on this game: what
             the learner needs here to get near the expert (``notes/``), or the
             library's 60,000 where that is not measured yet.
+        max_episode_steps: the game's episode cap in agent steps for training,
+            evaluation and the random floor alike (``None``: the env's own limit).
+        no_reward_timeout: end an episode (as a truncation) after this many agent steps
+            without a non-zero reward (``None``: never); a policy that never serves must
+            not stall a run.
+        num_envs, vectorization, train_frequency: the training loop's defaults on this
+            game (envs stepped together, ``"sync"`` or ``"async"``, agent steps per
+            learner update), each chosen by measurement (``notes/loop_speed.md``).
     """
 
     name: str
@@ -73,6 +86,11 @@ class GameSpec:
     base_hz: float
     preprocess: Preprocess
     train_steps: int = 60_000
+    max_episode_steps: int | None = None
+    no_reward_timeout: int | None = None
+    num_envs: int = 1
+    vectorization: str = "sync"
+    train_frequency: int = 1
     notes: str = field(default="", compare=False)
 
     def control_hz(self, options: dict[str, Any] | None = None) -> float:
@@ -111,12 +129,13 @@ CARRACING = GameSpec(
 _ATARI_OPTIONS = ("repeat_action_probability", "mode", "difficulty", "frameskip")
 
 
-def _atari_game(name: str, env_id: str, train_steps: int = 60_000) -> GameSpec:
+def _atari_game(name: str, env_id: str, train_steps: int = 60_000, **caps: int) -> GameSpec:
     """An ALE game as the clips were recorded: frameskip 4, sticky actions 0.25."""
     return GameSpec(
         name=name,
         env_id=env_id,
         train_steps=train_steps,
+        **caps,
         kwargs={"frameskip": 4, "repeat_action_probability": 0.25},
         options=_ATARI_OPTIONS,
         native_size=(210, 160),
@@ -132,7 +151,12 @@ PONG = _atari_game("pong", "ALE/Pong-v5", train_steps=150_000)
 # Breakout: iq-idm on the RAM state scores 0.13 / 0.09 at 60k (3 seeds); continued to 150k,
 # seed 0 reaches 0.45 / 0.19, seed 1 0.04 / 0.06 (notes/atari_ladder.md, session 11): noisy,
 # but nothing reached more than 0.22 at 60k, so the same budget as Pong.
-BREAKOUT = _atari_game("breakout", "ALE/Breakout-v5", train_steps=150_000)
+# Episodes are capped at 6,000 agent steps (the cap under which the expert's 593.7 and
+# every Breakout row in notes/atari_ladder.md were measured) and end after 1,000 agent
+# steps without a point: an agent that never serves (FIRE) otherwise plays towards the
+# ALE's 27,000-step limit, and one evaluation took most of a run's wall time.
+BREAKOUT = _atari_game("breakout", "ALE/Breakout-v5", train_steps=150_000,
+                       max_episode_steps=6_000, no_reward_timeout=1_000)
 
 GAMES: dict[str, GameSpec] = {spec.name: spec for spec in (CARRACING, PONG, BREAKOUT)}
 _ENV_ID_TO_GAME = {spec.env_id: spec.name for spec in GAMES.values()}
@@ -188,8 +212,12 @@ def make_raw_env(
     return env
 
 
-class RawFrameInfo(gym.Wrapper):
+class RawFrameInfo(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Expose the native RGB observation as ``info["frame"]`` (for videos of the agent)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
@@ -198,6 +226,34 @@ class RawFrameInfo(gym.Wrapper):
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         return obs, reward, terminated, truncated, {**info, "frame": obs}
+
+
+class NoRewardTimeout(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Truncate an episode after ``steps`` consecutive steps without a non-zero reward.
+
+    A time limit on stalling, not on playing: a Breakout agent that never serves earns
+    nothing and would otherwise run to the ALE's 27,000-step limit. The episode ends as
+    truncated (not terminated), so a learner still bootstraps its last state.
+    """
+
+    def __init__(self, env: gym.Env, steps: int) -> None:
+        if steps < 1:
+            raise ValueError(f"no_reward_timeout must be >= 1, got {steps}")
+        gym.utils.RecordConstructorArgs.__init__(self, steps=steps)
+        gym.Wrapper.__init__(self, env)
+        self.steps, self._quiet = steps, 0
+
+    def reset(self, **kwargs):
+        self._quiet = 0
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._quiet = 0 if reward != 0 else self._quiet + 1
+        if self._quiet >= self.steps and not terminated:
+            truncated = True
+            info = {**info, "no_reward_timeout": True}
+        return obs, reward, terminated, truncated, info
 
 
 def wrap_preprocess(env: gym.Env, preprocess: Preprocess) -> gym.Env:
@@ -236,6 +292,9 @@ def make_env(
             (:class:`lfo.envs.privileged.StateObservation`) instead of frames: the
             ideal-encoder rung, never the learning-from-video path.
         **options: shift settings (see the module docstring).
+
+    The game's caps (:attr:`GameSpec.max_episode_steps`, :attr:`GameSpec.no_reward_timeout`)
+    end episodes as truncations, in training, evaluation and the random floor alike.
     """
     spec = get_game(game)
     env = make_raw_env(spec.name, render_mode=render_mode, privileged_state=observe_state,
@@ -244,6 +303,11 @@ def make_env(
         env = StateObservation(env, spec.name)
     else:
         env = wrap_preprocess(env, preprocess or spec.preprocess)
+    # the game's own caps, in agent steps (outside the action repeat)
+    if spec.no_reward_timeout is not None:
+        env = NoRewardTimeout(env, spec.no_reward_timeout)
+    if spec.max_episode_steps is not None:
+        env = TimeLimit(env, spec.max_episode_steps)
     if seed is not None:
         env.reset(seed=seed)
         env.action_space.seed(seed)

@@ -372,7 +372,7 @@ def state_variables(game: str) -> tuple[StateVariable, ...]:
     return STATE_READERS[game][0]
 
 
-class PrivilegedState(gym.Wrapper):
+class PrivilegedState(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Put the privileged state (and its validity) in ``info["state"]`` / ``info["state_valid"]``.
 
     Wrap the raw game env (below any observation wrappers, and below an action repeat, as
@@ -383,7 +383,8 @@ class PrivilegedState(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, game: str = "carracing") -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, game=game)
+        gym.Wrapper.__init__(self, env)
         state_variables(game)
         self.game = game
         self._read = STATE_READERS[game][1]
@@ -412,7 +413,7 @@ def find_privileged_state(env: gym.Env) -> PrivilegedState | None:
     return None
 
 
-class StateObservation(gym.Wrapper):
+class StateObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """PRIVILEGED: the observation becomes the state vector; the frame moves to ``info``.
 
     For the ideal-encoder rung only (``--encoder state-<game>``): the agent then reads the
@@ -427,7 +428,8 @@ class StateObservation(gym.Wrapper):
             env = PrivilegedState(env, game)
         elif inner.game != game:
             raise ValueError(f"the env reads {inner.game}'s privileged state, not {game}'s")
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, game=game)
+        gym.Wrapper.__init__(self, env)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (d,), np.float32)
 
     def reset(self, **kwargs):

@@ -79,6 +79,21 @@ class RunSettings:
     first_checkpoint: int = 1_000
     """Env steps before the first checkpoint (then every checkpoint_every), so a run
     killed in its first minutes can still be resumed."""
+    num_envs: int | None = None
+    """Envs stepped together (a gymnasium vector env; the encoder reads their frames in
+    one batch). None: the game's default (lfo.envs.games)."""
+    vectorization: Literal["sync", "async"] | None = None
+    """sync: the envs step in this process; async: one worker process per env, stepping
+    while the learner updates. None: the game's default."""
+    train_frequency: int | None = None
+    """Agent steps (counted over all envs) between training calls, as in SB3's train_freq
+    and CleanRL's train_frequency. None: the game's default."""
+    gradient_steps: int = 1
+    """Learner updates per training call: the update ratio is gradient_steps /
+    train_frequency updates per agent step (the IDM's schedule counts these updates)."""
+    device: str = "auto"
+    """Where networks, batches and the encoder's inference run: auto (CUDA when
+    present), cpu, cuda or cuda:N."""
 
 
 @dataclass(kw_only=True)

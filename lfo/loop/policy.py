@@ -46,10 +46,19 @@ class EncodedPolicy:
         self.encoder, self.normalizer, self.agent, self.greedy = encoder, normalizer, agent, greedy
 
     def features(self, obs: np.ndarray) -> np.ndarray:
-        return self.normalizer(self.encoder.encode(obs[None])[0])
+        """Normalised features of one observation."""
+        return self.features_batch(obs[None])[0]
+
+    def features_batch(self, obs: np.ndarray) -> np.ndarray:
+        """Normalised features of a batch of observations (one encoder call)."""
+        return self.normalizer(self.encoder.encode(obs))
 
     def __call__(self, obs: np.ndarray) -> int:
         return int(self.agent.act(self.features(obs), greedy=self.greedy))
+
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        """Actions for a batch of observations (as :func:`lfo.envs.evaluate.evaluate` asks)."""
+        return np.asarray(self.agent.act(self.features_batch(obs), greedy=self.greedy))
 
 
 @dataclass

@@ -34,6 +34,7 @@ from encoders.clip_features import clip_features, encoder_view
 from encoders.privileged import is_privileged
 from encoders.registry import check_encoder_fits, default_encoder
 from lfo.algorithms.exploration import EzGreedy
+from lfo.algorithms.learner import resolve_device
 from lfo.algorithms.methods import Learner, build_learner, get_method
 from lfo.algorithms.oracle import expert_pair_actions  # oracles only: reads the labels on call
 from lfo.data.transitions import ExpertPairs, ReplayBuffer
@@ -48,6 +49,7 @@ from lfo.envs.evaluate import (
     random_policy,
 )
 from lfo.envs.games import get_game, make_env
+from lfo.envs.vector import EpisodeSeeds, make_vector_env, reset_finished
 from lfo.loop import plots
 from lfo.loop.checkpoint import read_checkpoint, write_checkpoint
 from lfo.loop.config import TRAIN_SEED_BASE, TrainConfig
@@ -115,9 +117,18 @@ class Trainer:
         self.expert_clip = self.normalizer(feats[0])
         self.expert_return = expert_return(self.folder, metadata)
 
-        self.env = make_env(self.game, preprocess=self.view, observe_state=self.privileged,
-                            **self.env_options)
-        n_actions = int(self.env.action_space.n)
+        probe_env = make_env(self.game, preprocess=self.view, observe_state=self.privileged,
+                             **self.env_options)
+        n_actions = self.n_actions = int(probe_env.action_space.n)
+        probe_env.close()
+        self.num_envs = cfg.num_envs or self.spec.num_envs
+        self.vectorization = cfg.vectorization or self.spec.vectorization
+        self.train_frequency = cfg.train_frequency or self.spec.train_frequency
+        if self.num_envs < 1 or self.train_frequency < 1 or cfg.gradient_steps < 1:
+            raise ValueError("num_envs, train_frequency and gradient_steps must be >= 1, got "
+                             f"{self.num_envs}, {self.train_frequency}, {cfg.gradient_steps}")
+        self.device = resolve_device(cfg.device)
+        self.encoder.to(self.device)
         dim = int(self.expert.obs.shape[1])
         self.settings = cfg.learner.for_problem(dim, n_actions, cfg.seed)
         self.learner = self.build_learner()
@@ -125,24 +136,28 @@ class Trainer:
         capacity = min(cfg.buffer_size, cfg.steps) if self.method.interacts else 1
         self.replay = ReplayBuffer(capacity, dim)
         self.rng = np.random.default_rng(cfg.seed)
-        # warm-up play: uniformly random actions held for a geometric number of steps (its
-        # generator is checkpointed, so a resumed warm-up continues the same draws)
-        self.warmup = EzGreedy(n_actions, 1.0, cfg.explore_mean_hold, seed=(cfg.seed, 1))
-        self.ez_greedy = EzGreedy(n_actions, cfg.explore_epsilon, cfg.explore_mean_hold,
-                                  seed=(cfg.seed, 2))
+        # warm-up play: uniformly random actions held for a geometric number of steps, one
+        # generator per env (checkpointed, so a resumed warm-up continues the same draws)
+        self.warmup = [EzGreedy(n_actions, 1.0, cfg.explore_mean_hold,
+                                seed=_env_seed(cfg.seed, 1, i)) for i in range(self.num_envs)]
+        self.ez_greedy = [EzGreedy(n_actions, cfg.explore_epsilon, cfg.explore_mean_hold,
+                                   seed=_env_seed(cfg.seed, 2, i)) for i in range(self.num_envs)]
         self.step = 0
-        self.episode = 0
+        self.updates = 0
+        self.episode = 0  # finished training episodes
+        self.episode_seeds = EpisodeSeeds(TRAIN_SEED_BASE + 100_000 * cfg.seed)
         self.random_return: float | None = None
         self.last_return = float("nan")
         self.eval_rows: list[dict[str, Any]] = []
 
     def build_learner(self) -> Learner:
-        """A fresh learner of the configured method (fresh batches come from the replay)."""
+        """A fresh learner of the configured method (fresh batches come from the replay),
+        on the run's device."""
         return build_learner(
             self.method.name, self.settings,
-            sample_agent=lambda n: self.replay.sample(n, self.rng),
+            sample_agent=lambda n: self.replay.sample(n, self.rng).to(self.device),
             options=self.cfg.method_options,
-        )
+        ).to(self.device)
 
     @property
     def label(self) -> str:
@@ -170,11 +185,13 @@ class Trainer:
         ``checkpoint/`` atomically."""
         write_checkpoint(self.checkpoint_dir, self.learner, {
             "step": self.step, "episode": self.episode, "random_return": self.random_return,
+            "updates": self.updates, "episodes_started": self.episode_seeds.started,
             "replay": self.replay.state_dict(), "rng": self.rng.bit_generator.state,
             "method": self.method.name,
             "normalizer": (self.normalizer.mean, self.normalizer.std),
             "eval_rows": self.eval_rows, "torch_rng": torch.get_rng_state(),
-            "ez_greedy": self.ez_greedy.state_dict(), "warmup": self.warmup.state_dict(),
+            "ez_greedy": [e.state_dict() for e in self.ez_greedy],
+            "warmup": [w.state_dict() for w in self.warmup],
         })
 
     def load_checkpoint(self) -> None:
@@ -190,14 +207,18 @@ class Trainer:
         self.replay.load_state_dict(state["replay"])
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
-        if "ez_greedy" in state:  # absent in checkpoints from before the option
-            self.ez_greedy.load_state_dict(state["ez_greedy"])
-            self.ez_greedy.end_episode()  # resume starts a fresh episode
-        if "warmup" in state:  # absent in checkpoints from before it was saved
-            self.warmup.load_state_dict(state["warmup"])
-            self.warmup.end_episode()
+        for key, explorers in (("ez_greedy", self.ez_greedy), ("warmup", self.warmup)):
+            saved = state.get(key)  # absent in checkpoints from before it was saved
+            saved = [saved] if isinstance(saved, dict) else list(saved or [])  # one env before
+            for explorer, explorer_state in zip(explorers, saved, strict=False):
+                explorer.load_state_dict(explorer_state)
+            for explorer in explorers:
+                explorer.end_episode()  # resume starts fresh episodes
         self.normalizer = FeatureNormalizer(*state["normalizer"])
         self.step, self.episode = int(state["step"]), int(state["episode"])
+        # the envs' episodes in flight are lost: resume starts new ones after them
+        self.episode_seeds.started = int(state.get("episodes_started", self.episode))
+        self.updates = int(state.get("updates", max(0, self.step - self.cfg.learning_starts)))
         self.random_return, self.eval_rows = state["random_return"], list(state["eval_rows"])
 
     # ---- one update -------------------------------------------------------------
@@ -205,10 +226,11 @@ class Trainer:
         """One learner step on a fresh agent batch and a fresh expert batch (for IQ-idm: one
         IDM step on its own schedule and one IQ step)."""
         cfg = self.cfg
-        agent_batch = (self.replay.sample(cfg.batch_size, self.rng)
+        agent_batch = (self.replay.sample(cfg.batch_size, self.rng).to(self.device)
                        if self.method.interacts else None)
-        expert_batch = self.expert.sample(cfg.batch_size, self.rng)
-        logs = self.learner.update(expert_batch, agent_batch, self.step)
+        expert_batch = self.expert.sample(cfg.batch_size, self.rng).to(self.device)
+        logs = self.learner.update(expert_batch, agent_batch, self.updates)
+        self.updates += 1
         if not all(math.isfinite(v) for v in logs.values()):
             bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
             raise TrainingDiverged(
@@ -250,7 +272,7 @@ class Trainer:
         """The random policy's mean return in the agent's own world (its env options and
         action repeat), the 0 of the normalised score."""
         seeds = list(EVAL_SEEDS[: self.cfg.random_episodes])
-        policy = random_policy(int(self.env.action_space.n), seed=12345)
+        policy = random_policy(self.n_actions, seed=12345)
         return evaluate(self.game, policy, seeds, max_steps=self.cfg.max_episode_steps,
                         env_options=self.env_options,
                         progress="random-policy floor" if self.cfg.progress else None).mean
@@ -300,70 +322,141 @@ class Trainer:
 
     def _loop(self, writer, metrics: CsvLog) -> None:
         """Act, learn, log, evaluate and checkpoint until ``cfg.steps``."""
-        cfg = self.cfg
-        interacts = self.method.interacts
+        if not self.method.interacts:
+            self._offline_loop(writer, metrics)
+            return
+        cfg, n = self.cfg, self.num_envs
         bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{self.game} {self.method.name}",
-                   unit="step" if interacts else "update", disable=not cfg.progress,
-                   smoothing=0.05)
+                   unit="step", disable=not cfg.progress, smoothing=0.05)
         policy = self.policy(greedy=False)
-        obs, _ = self.env.reset(seed=TRAIN_SEED_BASE + 100_000 * cfg.seed + self.episode)
-        z = policy.features(obs)
-        ep_return, ep_len, t0, logs = 0.0, 0, time.time(), {}
-        terminated = truncated = False
-        while self.step < cfg.steps:
-            # -- act (an offline learner takes no env step: its steps are updates)
-            if interacts:
-                if self.step < cfg.learning_starts:
-                    action = self.warmup(lambda: 0)  # epsilon 1: always its own draw
+        envs = make_vector_env(self.game, n, vectorization=self.vectorization,
+                               preprocess=self.view, observe_state=self.privileged,
+                               **self.env_options)
+        try:
+            obs, _ = envs.reset(seed=self.episode_seeds.take(n))
+            z = policy.features_batch(obs)
+            ep_return, ep_len = np.zeros(n), np.zeros(n, dtype=np.int64)
+            t0, steps_at_t0, logs = time.time(), self.step, {}
+            while self.step < cfg.steps:
+                before = self.step
+                # -- act: warm-up draws, then the learner on the batch (one call for all envs)
+                actions = self._actions(z)
+                # -- step the envs; async workers step while the learner updates
+                stepping = hasattr(envs, "step_async")
+                if stepping:
+                    envs.step_async(actions)
+                after = min(before + n, cfg.steps)
+                for _ in range(self._updates_due(before, after)):
+                    logs = self.update()
+                if stepping:
+                    obs, reward, terminated, truncated, _ = envs.step_wait()
                 else:
-                    action = self.ez_greedy(lambda z=z: self.learner.act(z, greedy=False))
-                obs, reward, terminated, truncated, _ = self.env.step(action)
-                z_next = policy.features(obs)
-                ep_return, ep_len = ep_return + float(reward), ep_len + 1
-                truncated = truncated or (cfg.max_episode_steps is not None
-                                          and ep_len >= cfg.max_episode_steps)
-                # time-limit truncation is not termination: V(s') is still bootstrapped
-                self.replay.add(z, action, z_next, terminated)
+                    obs, reward, terminated, truncated, _ = envs.step(actions)
+                if cfg.max_episode_steps is not None:
+                    truncated = truncated | (ep_len + 1 >= cfg.max_episode_steps)
+                # -- store: the true final observation of a finished episode, and time-limit
+                # truncation is not termination (V(s') is still bootstrapped)
+                z_next = policy.features_batch(obs)
+                for i in range(after - before):
+                    self.replay.add(z[i], int(actions[i]), z_next[i], bool(terminated[i]))
+                ep_return += reward
+                ep_len += 1
+                self.step = after
+                bar.update(after - before)
+                done = terminated | truncated
+                for i in np.flatnonzero(done):
+                    self.episode += 1
+                    self.ez_greedy[i].end_episode()
+                    self.last_return = float(ep_return[i])
+                    writer.add_scalar("train/episode_return", ep_return[i], self.step)
+                    writer.add_scalar("train/episode_length", ep_len[i], self.step)
+                ep_return[done], ep_len[done] = 0.0, 0
+                if done.any():
+                    obs = reset_finished(envs, obs, done, self.episode_seeds)
+                    z_next[done] = policy.features_batch(obs[done])
                 z = z_next
+                # -- log, evaluate, checkpoint
+                if logs and _crossed(before, self.step, cfg.log_every):
+                    sps = (self.step - steps_at_t0) / max(time.time() - t0, 1e-9)
+                    t0, steps_at_t0 = time.time(), self.step
+                    self._log(writer, metrics, logs, sps, bar)
+                self._evaluate_and_save(before, writer)
+        finally:
+            envs.close()
+            bar.close()
+
+    def _actions(self, z: np.ndarray) -> np.ndarray:
+        """One action per env: held random warm-up play before ``learning_starts``, then
+        the learner's sampled choice (drawn for the whole batch at most once) inside
+        ez-greedy."""
+        n = len(z)
+        if self.step < self.cfg.learning_starts:
+            return np.array([w(lambda: 0) for w in self.warmup[:n]], dtype=np.int64)
+        chosen: list[np.ndarray] = []
+
+        def learner_choice(i: int) -> int:
+            if not chosen:
+                chosen.append(np.atleast_1d(self.learner.act(z, greedy=False)))
+            return int(chosen[0][i])
+
+        return np.array([e(lambda i=i: learner_choice(i)) for i, e in
+                         enumerate(self.ez_greedy[:n])], dtype=np.int64)
+
+    def _updates_due(self, before: int, after: int) -> int:
+        """Learner updates owed for the agent steps ``before+1 .. after``: ``gradient_steps``
+        at every multiple of ``train_frequency`` from ``learning_starts`` on."""
+        start = max(before + 1, self.cfg.learning_starts)
+        if after < start:
+            return 0
+        f = self.train_frequency
+        calls = after // f - (start - 1) // f
+        return calls * self.cfg.gradient_steps
+
+    def _offline_loop(self, writer, metrics: CsvLog) -> None:
+        """An offline learner (oracle-bc): no env, one update per step of its budget."""
+        cfg = self.cfg
+        bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{self.game} {self.method.name}",
+                   unit="update", disable=not cfg.progress, smoothing=0.05)
+        t0, steps_at_t0 = time.time(), self.step
+        while self.step < cfg.steps:
+            before = self.step
+            logs = self.update()
             self.step += 1
             bar.update(1)
-            # -- learn
-            if self.step >= cfg.learning_starts or not interacts:
-                logs = self.update()
-            if terminated or truncated:
-                self.episode += 1
-                self.ez_greedy.end_episode()
-                self.last_return = ep_return
-                writer.add_scalar("train/episode_return", ep_return, self.step)
-                writer.add_scalar("train/episode_length", ep_len, self.step)
-                obs, _ = self.env.reset(seed=TRAIN_SEED_BASE + 100_000 * cfg.seed + self.episode)
-                z = policy.features(obs)
-                ep_return, ep_len = 0.0, 0
-            # -- log, evaluate, checkpoint
-            if logs and self.step % cfg.log_every == 0:
-                sps = cfg.log_every / max(time.time() - t0, 1e-9)
-                t0 = time.time()
-                row = {"step": self.step, "episode": self.episode, "steps_per_s": sps,
-                       "last_return": self.last_return, **logs}
-                metrics.write(row)
-                for key, value in row.items():
-                    if key != "step":
-                        writer.add_scalar(f"train/{key}", value, self.step)
-                ret = f"{self.last_return:.1f}" if math.isfinite(self.last_return) else "-"
-                bar.set_postfix(ret=ret, sps=f"{sps:.0f}")
-            if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
-                row = self.eval_row(self.evaluate(cfg.eval_episodes))
-                self.eval_rows.append(row)
-                for key in ("greedy_mean", "sampled_mean", "greedy_score", "sampled_score"):
-                    writer.add_scalar(f"eval/{key}", row[key], self.step)
-                write_rows(self.out / "eval.csv", self.eval_rows)
-                tqdm.write(f"[eval @ {self.step}] greedy {row['greedy_mean']:.1f} "
-                           f"sampled {row['sampled_mean']:.1f} "
-                           f"(score {row['sampled_score']:.2f})")
-            if (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps
-                    or self.step == cfg.first_checkpoint):
-                self.save_checkpoint()
+            if _crossed(before, self.step, cfg.log_every):
+                sps = (self.step - steps_at_t0) / max(time.time() - t0, 1e-9)
+                t0, steps_at_t0 = time.time(), self.step
+                self._log(writer, metrics, logs, sps, bar)
+            self._evaluate_and_save(before, writer)
         bar.close()
+
+    def _log(self, writer, metrics: CsvLog, logs: dict[str, float], sps: float, bar) -> None:
+        row = {"step": self.step, "episode": self.episode, "updates": self.updates,
+               "steps_per_s": sps, "last_return": self.last_return, **logs}
+        metrics.write(row)
+        for key, value in row.items():
+            if key != "step":
+                writer.add_scalar(f"train/{key}", value, self.step)
+        ret = f"{self.last_return:.1f}" if math.isfinite(self.last_return) else "-"
+        bar.set_postfix(ret=ret, sps=f"{sps:.0f}")
+
+    def _evaluate_and_save(self, before: int, writer) -> None:
+        """Evaluate and checkpoint when the steps ``before+1 .. step`` crossed a multiple of
+        their period (or reached the budget)."""
+        cfg = self.cfg
+        final = self.step >= cfg.steps
+        if _crossed(before, self.step, cfg.eval_every) or final:
+            row = self.eval_row(self.evaluate(cfg.eval_episodes))
+            self.eval_rows.append(row)
+            for key in ("greedy_mean", "sampled_mean", "greedy_score", "sampled_score"):
+                writer.add_scalar(f"eval/{key}", row[key], self.step)
+            write_rows(self.out / "eval.csv", self.eval_rows)
+            tqdm.write(f"[eval @ {self.step}] greedy {row['greedy_mean']:.1f} "
+                       f"sampled {row['sampled_mean']:.1f} "
+                       f"(score {row['sampled_score']:.2f})")
+        if (_crossed(before, self.step, cfg.checkpoint_every) or final
+                or before < cfg.first_checkpoint <= self.step):
+            self.save_checkpoint()
 
     def finish(self) -> dict[str, Any]:
         """Final evaluation, plots, agent video and ``final.json``."""
@@ -406,8 +499,8 @@ class Trainer:
         IQ: the implicit reward E_a[Q(s, a)] - gamma V(s'), with a from the IDM's
         p(a | s, s') (``idm``) or the policy pi(a | s); GAIfO: the discriminator's logit.
         """
-        s = torch.from_numpy(clip_features[:-1]).float()
-        s_next = torch.from_numpy(clip_features[1:]).float()
+        s = torch.from_numpy(clip_features[:-1]).float().to(self.device)
+        s_next = torch.from_numpy(clip_features[1:]).float().to(self.device)
         return self.learner.expert_reward(s, s_next)
 
     def videos_dir(self) -> str | Path:
@@ -425,6 +518,17 @@ class Trainer:
                     clips=[str(c.path) for c in self.folder.clips])
         (self.out / "config.json").write_text(json.dumps(data, indent=1))
 
+
+
+def _crossed(before: int, after: int, period: int) -> bool:
+    """Whether a multiple of ``period`` lies in ``before+1 .. after``."""
+    return after // period > before // period
+
+
+def _env_seed(run_seed: int, stream: int, env_index: int) -> tuple[int, ...]:
+    """The seed of env ``env_index``'s generator for one stream of a run (env 0 keeps the
+    single-env loop's seed)."""
+    return (run_seed, stream) if env_index == 0 else (run_seed, stream, env_index)
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
