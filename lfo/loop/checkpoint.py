@@ -1,6 +1,10 @@
 """Checkpoints of a run, written atomically: ``checkpoint/`` holds the learner's own files
 and ``state.pt`` (the loop's counters, replay and generators). A save cut short leaves the
-previous checkpoint (or ``checkpoint.old``) readable."""
+previous checkpoint (or ``checkpoint.old``) readable.
+
+Every file is plain data read with ``weights_only=True`` (:mod:`lfo.data.safe_load`), so
+opening a run folder someone else wrote never runs code: a file that needs more is refused
+with :class:`~lfo.data.safe_load.UnsafeCheckpoint`, and never replaced by the older copy."""
 
 from __future__ import annotations
 
@@ -10,9 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from lfo.algorithms.learner import Learner
+from lfo.data.safe_load import UnsafeCheckpoint, safe_load, safe_save
 
 
 def write_checkpoint(folder: Path, learner: Learner, state: dict[str, Any]) -> None:
@@ -21,7 +24,7 @@ def write_checkpoint(folder: Path, learner: Learner, state: dict[str, Any]) -> N
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     learner.save(stage)
-    torch.save(state, stage / "state.pt")
+    safe_save(state, stage / "state.pt")
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
@@ -35,18 +38,27 @@ def read_checkpoint(
 ) -> tuple[Learner, dict[str, Any]]:
     """A fresh learner loaded from ``folder`` (or its ``.old`` copy) and the saved state.
 
-    Raises a ``RuntimeError`` that says how to start again when neither copy is readable.
+    Raises a ``RuntimeError`` that says how to start again when neither copy is readable,
+    and :class:`~lfo.data.safe_load.UnsafeCheckpoint` at once for a file that needs more
+    than plain data (the older copy is not tried: a refused file is not a corrupt one).
     """
     last_error: Exception | None = None
     for candidate in (folder, folder.with_name(folder.name + ".old")):
         try:
-            state = torch.load(candidate / "state.pt", weights_only=False)
+            state = read_state(candidate)
             learner = new_learner()
             learner.load(candidate)
             return learner, state
+        except UnsafeCheckpoint:
+            raise
         except Exception as exc:  # corrupt or partial: try the older copy
             last_error = exc
     raise RuntimeError(
         f"cannot resume from {folder}: no readable checkpoint "
         f"({type(last_error).__name__}: {last_error}); start it again with --force"
     ) from last_error
+
+
+def read_state(folder: Path) -> dict[str, Any]:
+    """The loop's saved state (``folder/state.pt``), numpy arrays as saved."""
+    return safe_load(Path(folder) / "state.pt")

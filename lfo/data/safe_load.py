@@ -1,0 +1,115 @@
+"""Checkpoint files that load without running code: the one reader and writer of ``.pt`` files
+that a run folder holds (the loop's state, the learners' networks, optimisers and generators).
+
+An unrestricted ``torch.load`` unpickles arbitrary objects, so opening a shared run folder
+could run whatever its files carry. Here every file is written as tensors, plain containers
+(dict, list, tuple), numbers, strings and ``None`` only, and read back with
+``weights_only=True``; a file that needs more is refused with :class:`UnsafeCheckpoint`, never
+loaded. Numpy arrays, which the weights-only reader refuses, are stored as tensors under a
+one-key marker dict (``{"__ndarray__": tensor}``) and come back as arrays of the same dtype;
+numpy scalars are stored as Python numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lfo.data.files import atomic_write
+
+#: the one-time conversion of checkpoints written before they were saved this way
+CONVERT_COMMAND = "python scripts/convert_checkpoint.py --run RUN_DIR --i-trust-this-file"
+
+_NDARRAY = "__ndarray__"
+_PLAIN = (type(None), bool, int, float, str)
+
+
+class UnsafeCheckpoint(ValueError):
+    """A checkpoint file holds Python objects beyond plain data: it was refused, not loaded."""
+
+
+def to_plain(obj: Any, where: str = "checkpoint") -> Any:
+    """``obj`` as tensors, plain containers and numbers only (numpy arrays as marked tensors).
+
+    Raises a ``TypeError`` naming the entry (``where``) of anything else, so a state that
+    would not load safely fails when it is saved, not when a run is resumed.
+    """
+    if isinstance(obj, torch.Tensor) or isinstance(obj, _PLAIN):
+        return obj
+    if isinstance(obj, np.ndarray):
+        try:
+            return {_NDARRAY: torch.from_numpy(np.ascontiguousarray(obj).copy())}
+        except TypeError as exc:
+            raise TypeError(f"{where}: numpy dtype {obj.dtype} cannot be saved safely") from exc
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        for key in obj:
+            if not isinstance(key, (str, int)):
+                raise TypeError(f"{where}: key {key!r} is not a str or int")
+        return {key: to_plain(value, f"{where}[{key!r}]") for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        items = [to_plain(value, f"{where}[{i}]") for i, value in enumerate(obj)]
+        return items if isinstance(obj, list) else tuple(items)
+    raise TypeError(f"{where}: a {type(obj).__name__} is not plain data (tensors, containers, "
+                    "numbers, strings) and would not load safely")
+
+
+def from_plain(obj: Any) -> Any:
+    """Undo :func:`to_plain`: marked tensors become numpy arrays again."""
+    if isinstance(obj, dict):
+        if len(obj) == 1 and _NDARRAY in obj:
+            return obj[_NDARRAY].numpy()
+        return {key: from_plain(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        items = [from_plain(value) for value in obj]
+        return items if isinstance(obj, list) else tuple(items)
+    return obj
+
+
+def safe_save(obj: Any, path: str | os.PathLike) -> Path:
+    """Write ``obj`` (checked and converted by :func:`to_plain`) to ``path`` atomically."""
+    plain = to_plain(obj, Path(path).name)
+    return atomic_write(path, lambda f: torch.save(plain, f))
+
+
+def unsafe_globals(path: str | os.PathLike) -> list[str]:
+    """The Python functions and classes a ``torch.save`` file names beyond the weights-only
+    set, read from its pickle opcodes without running them (empty if it is not such a file)."""
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception:  # not a torch zip file (corrupt, truncated, something else)
+        return []
+
+
+def refusal(path: str | os.PathLike, names: list[str], fix: str | None = None) -> str:
+    """The one-line refusal of a file that needs more than plain data to load."""
+    shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    fix = fix or (f"if it is your own file from an older lfo, convert it once with: "
+                  f"{CONVERT_COMMAND}")
+    return (f"refused {path}: it holds Python objects beyond plain data ({shown}) and loading "
+            f"it may run code, so it was not loaded; {fix}")
+
+
+def safe_load(path: str | os.PathLike, map_location: Any = "cpu", fix: str | None = None) -> Any:
+    """Read a file written by :func:`safe_save` (or any ``torch.save`` of plain data) with
+    ``weights_only=True``.
+
+    Raises :class:`UnsafeCheckpoint` (one line naming the file, with ``fix`` or the conversion
+    command) when the file needs other Python objects; a corrupt or partial file raises a
+    ``ValueError`` (or torch's own error) as before. Nothing in a refused file is run.
+    """
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:  # what the weights-only reader raises
+        names = unsafe_globals(path)
+        if names:
+            raise UnsafeCheckpoint(refusal(path, names, fix)) from None
+        raise ValueError(f"{path} is not a readable checkpoint (corrupt, cut short or not "
+                         "written by torch.save); it was not loaded") from exc
+    return from_plain(data)
