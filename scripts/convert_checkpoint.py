@@ -3,7 +3,7 @@
 
 Run folders load without running code: every checkpoint file is read as tensors, containers
 and numbers only, and a file that needs more is refused. Older lfo versions pickled numpy
-arrays and scalars into ``checkpoint/state.pt``; this rewrites such files as plain data.
+arrays and scalars into checkpoint/state.pt; this rewrites such files as plain data.
 
     python scripts/convert_checkpoint.py --run runs/carracing-idm-s0
     python scripts/convert_checkpoint.py --run runs/carracing-idm-s0 --dry-run   # only list

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +67,12 @@ def to_plain(obj: Any, where: str = "checkpoint") -> Any:
             return {_NDARRAY: torch.from_numpy(np.ascontiguousarray(obj).copy())}
         except TypeError as exc:
             raise TypeError(f"{where}: numpy dtype {obj.dtype} cannot be saved safely") from exc
-    if type(obj) is dict:
+    if type(obj) in (dict, OrderedDict):  # OrderedDict: torch's state dicts
         for key in obj:
             if type(key) not in (str, int):
                 raise TypeError(f"{where}: key {key!r} is not a str or int")
-        return {key: to_plain(value, f"{where}[{key!r}]") for key, value in obj.items()}
+        return _same_dict(obj, {key: to_plain(value, f"{where}[{key!r}]")
+                                for key, value in obj.items()})
     if type(obj) in (list, tuple):
         items = [to_plain(value, f"{where}[{i}]") for i, value in enumerate(obj)]
         return items if isinstance(obj, list) else tuple(items)
@@ -78,12 +80,22 @@ def to_plain(obj: Any, where: str = "checkpoint") -> Any:
                     "numbers, strings) and would not load safely")
 
 
+def _same_dict(like: dict, items: dict) -> dict:
+    """``items`` in a dict of ``like``'s type, with its attributes (a state dict's
+    ``_metadata``, which ``load_state_dict`` reads)."""
+    if type(like) is dict:
+        return items
+    out = type(like)(items)
+    out.__dict__.update(like.__dict__)
+    return out
+
+
 def from_plain(obj: Any) -> Any:
     """Undo :func:`to_plain`: marked tensors become numpy arrays again."""
     if isinstance(obj, dict):
         if len(obj) == 1 and _NDARRAY in obj:
             return obj[_NDARRAY].numpy()
-        return {key: from_plain(value) for key, value in obj.items()}
+        return _same_dict(obj, {key: from_plain(value) for key, value in obj.items()})
     if isinstance(obj, (list, tuple)):
         items = [from_plain(value) for value in obj]
         return items if isinstance(obj, list) else tuple(items)
