@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lfo.algorithms.learner import Learner
-from lfo.data.safe_load import UnsafeCheckpoint, safe_load, safe_save
+from lfo.data.safe_load import UnsafeCheckpoint, load_legacy, safe_load, safe_save
 
 
 def write_checkpoint(folder: Path, learner: Learner, state: dict[str, Any]) -> None:
@@ -62,3 +63,46 @@ def read_checkpoint(
 def read_state(folder: Path) -> dict[str, Any]:
     """The loop's saved state (``folder/state.pt``), numpy arrays as saved."""
     return safe_load(Path(folder) / "state.pt")
+
+
+# ----------------------------------------------------------------------------- older runs
+@dataclass
+class ConvertConfig:
+    """Which run folder to convert (scripts/convert_checkpoint.py)."""
+
+    run: Path
+    """Run folder (config.json + checkpoint/) whose checkpoint files to convert."""
+    dry_run: bool = False
+    """Only list the files that need converting; change nothing."""
+
+
+def older_checkpoint_files(run: Path) -> list[Path]:
+    """The ``.pt`` files of ``run``'s checkpoint (and its older copy) that the safe reader
+    refuses; a corrupt file raises as it is."""
+    folders = [run / name for name in ("checkpoint", "checkpoint.old") if (run / name).is_dir()]
+    if not folders:
+        raise FileNotFoundError(f"{run} has no checkpoint/ folder: nothing to convert")
+    found = []
+    for path in sorted(p for folder in folders for p in folder.glob("*.pt")):
+        try:
+            safe_load(path)
+        except UnsafeCheckpoint:
+            found.append(path)
+    return found
+
+
+def convert_older_checkpoint(path: Path) -> None:
+    """Rewrite one checkpoint file of an older lfo (numpy objects pickled) as plain data.
+
+    The old file is read by :func:`~lfo.data.safe_load.load_legacy`, which runs nothing and
+    refuses anything but numeric numpy arrays and scalars; the new file is written beside it,
+    read back the safe way, then swapped in (a file that cannot be converted stays as it was).
+    """
+    data = load_legacy(path)
+    new = path.with_name(path.name + ".converted")
+    try:
+        safe_save(data, new)
+        safe_load(new)
+        os.replace(new, path)
+    finally:
+        new.unlink(missing_ok=True)
