@@ -64,7 +64,8 @@ def test_plain_data_round_trips_exactly_and_loads_weights_only(tmp_path):
         "obs": np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2],  # not contiguous
         "action": np.array([4, 0, 2], np.int64), "done": np.array([0.0, 1.0], np.float32),
         "f64": np.linspace(0, 1, 3), "u8": np.zeros((2, 2), np.uint8),
-        "mask": np.array([True, False]),
+        "mask": np.array([True, False]), "zero_d": np.array(2.5, np.float32),
+        "read_only": np.frombuffer(np.arange(3, dtype=np.int64).tobytes(), np.int64),
         "normalizer": (np.ones(3, np.float32), np.full(3, 2.0, np.float32)),
         "random_return": np.float64(-93.25), "step": np.int64(7),
         "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
@@ -74,8 +75,8 @@ def test_plain_data_round_trips_exactly_and_loads_weights_only(tmp_path):
     safe_save(state, tmp_path / "state.pt")
     torch.load(tmp_path / "state.pt", weights_only=True)  # no allowlist needed
     back = safe_load(tmp_path / "state.pt")
-    for key in ("obs", "action", "done", "f64", "u8", "mask"):
-        assert back[key].dtype == state[key].dtype, key
+    for key in ("obs", "action", "done", "f64", "u8", "mask", "zero_d", "read_only"):
+        assert back[key].dtype == state[key].dtype and back[key].shape == state[key].shape, key
         np.testing.assert_array_equal(back[key], state[key])
     assert isinstance(back["normalizer"], tuple) and back["normalizer"][0].dtype == np.float32
     assert back["random_return"] == -93.25 and type(back["random_return"]) is float

@@ -63,8 +63,10 @@ def to_plain(obj: Any, where: str = "checkpoint") -> Any:
     if isinstance(obj, torch.Tensor) or type(obj) in _PLAIN:  # exact: subclasses pickle apart
         return obj
     if isinstance(obj, np.ndarray):
+        # shares the array's memory when it can (torch.save copies it out right away)
+        array = obj if obj.flags.c_contiguous and obj.flags.writeable else obj.copy(order="C")
         try:
-            return {_NDARRAY: torch.from_numpy(np.ascontiguousarray(obj).copy())}
+            return {_NDARRAY: torch.from_numpy(array)}
         except TypeError as exc:
             raise TypeError(f"{where}: numpy dtype {obj.dtype} cannot be saved safely") from exc
     if type(obj) in (dict, OrderedDict):  # OrderedDict: torch's state dicts
@@ -93,8 +95,8 @@ def _same_dict(like: dict, items: dict) -> dict:
 def from_plain(obj: Any) -> Any:
     """Undo :func:`to_plain`: marked tensors become numpy arrays again."""
     if isinstance(obj, dict):
-        if len(obj) == 1 and _NDARRAY in obj:
-            return obj[_NDARRAY].numpy()
+        if len(obj) == 1 and isinstance(obj.get(_NDARRAY), torch.Tensor):
+            return obj[_NDARRAY].cpu().numpy()
         return _same_dict(obj, {key: from_plain(value) for key, value in obj.items()})
     if isinstance(obj, (list, tuple)):
         items = [from_plain(value) for value in obj]
