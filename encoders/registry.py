@@ -50,6 +50,7 @@ from encoders.state_estimator import FORMAT as STATE_FORMAT
 from encoders.state_estimator import from_payload
 from lfo.data.files import file_digest
 from lfo.data.preprocess import Preprocess
+from lfo.data.safe_load import UnsafeCheckpoint, safe_load
 from lfo.envs.games import get_game
 from lfo.envs.privileged import state_variables
 
@@ -191,7 +192,9 @@ def load_checkpoint(path: str | Path, *, name: str | None = None) -> ConvEncoder
     if not path.is_file():
         raise EncoderError(f"encoder weights file {path} not found")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = safe_load(path, fix="re-create it with scripts/pretrain_encoder.py")
+    except UnsafeCheckpoint:
+        raise
     except Exception as exc:
         raise EncoderError(
             f"encoder weights file {path} is corrupt or not a checkpoint ({exc}); "

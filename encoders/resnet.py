@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from encoders.base import Encoder, EncoderError, EncoderSpec, spec_id, state_digest
+from lfo.data.safe_load import UnsafeCheckpoint, safe_load
 
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
@@ -75,7 +76,9 @@ def load_resnet18(weights: str | Path | None, input_shape: tuple[int, int, int],
             f"or put it in {hub}."
         )
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = safe_load(path, fix="use the torchvision ResNet-18 weights file")
+    except UnsafeCheckpoint:
+        raise
     except Exception as exc:
         raise EncoderError(f"{path}: corrupt or unreadable ResNet-18 weights ({exc})") from exc
     if isinstance(state, dict) and "state_dict" in state:

@@ -14,6 +14,7 @@ SCRIPTS = sorted(p.stem for p in (ROOT / "scripts").glob("*.py"))
 #: flags each script must offer (the shared vocabulary where the concept appears)
 EXPECTED = {
     "audit_labels": {"--run", "--json"},
+    "convert_checkpoint": {"--run"},
     "benchmark": {"--env", "--videos", "--methods", "--seeds", "--steps", "--out", "--json",
                   "--progress", "--no-progress", "--run.learner.lr", "--run.learning-starts",
                   "--run.max-episode-steps", "--run.eval-episodes", "--run.encoder"},

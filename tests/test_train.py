@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from lfo.algorithms.exploration import EzGreedy
 from lfo.algorithms.learner import LearnerSettings
+from lfo.loop.checkpoint import read_state
 from lfo.loop.config import TrainConfig, load_run_config
 from lfo.loop.trainer import Trainer, TrainingDiverged, TrainingInterrupted, train
 
@@ -180,7 +180,7 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(
     monkeypatch.setattr(SoftQAgent, "update", nan_after_100)
     with pytest.raises(TrainingDiverged, match="non-finite"):
         train(tiny_config(tiny_clips, tmp_path / "run", steps=200))
-    state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=False)
+    state = read_state(tmp_path / "run" / "checkpoint")
     assert state["step"] == 80  # the last good checkpoint survives
 
 
@@ -299,7 +299,7 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tiny_clips, tmp_path, 
     with pytest.raises(TrainingInterrupted, match=r"--out .*run --resume"):
         Trainer(cfg).run()
     monkeypatch.setattr(Trainer, "update", original_update)
-    state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=False)
+    state = read_state(tmp_path / "run" / "checkpoint")
     assert state["step"] == 130  # saved at the interrupt, not the last periodic one (80)
     summary = train(load_run_config(tmp_path / "run", progress=False))
     assert summary["steps"] == 160  # the run's own budget: no --steps needed
@@ -327,7 +327,7 @@ def test_first_checkpoint_comes_early_and_warmup_draws_survive_resume(tiny_clips
                       explore_mean_hold=4.0)
     trainer = Trainer(cfg)
     trainer.run()
-    state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=False)
+    state = read_state(tmp_path / "run" / "checkpoint")
     assert state["step"] == 60 and "warmup" in state
     # a run cut at the first checkpoint resumes with the warm-up generator where it was
     cut = Trainer(tiny_config(tiny_clips, tmp_path / "cut", steps=30, learning_starts=200,

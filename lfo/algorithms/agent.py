@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from lfo.algorithms import iq
 from lfo.algorithms.learner import move_optimizer_state
-from lfo.data.files import atomic_torch_save
+from lfo.data.safe_load import safe_load, safe_save
 from lfo.data.transitions import Transitions
 
 
@@ -235,7 +235,7 @@ class SoftQAgent:
     # ---- persistence ------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
         """Write config, networks and optimiser state to ``path`` atomically."""
-        atomic_torch_save(
+        safe_save(
             {
                 "config": dataclasses.asdict(self.config),
                 "q": self.q.state_dict(),
@@ -252,7 +252,7 @@ class SoftQAgent:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no agent checkpoint at {path}")
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = safe_load(path, map_location=device)
         cfg = dict(state["config"])
         cfg["hidden"] = tuple(cfg["hidden"])
         agent = cls(SoftQConfig(**cfg), device=device)
@@ -263,4 +263,4 @@ class SoftQAgent:
         return agent
 
 
-__all__ = ["SoftQAgent", "SoftQConfig", "Transitions", "atomic_torch_save", "build_mlp"]
+__all__ = ["SoftQAgent", "SoftQConfig", "Transitions", "build_mlp"]

@@ -28,7 +28,7 @@ from lfo.algorithms.learner import (
     move_optimizer_state,
     save_rng,
 )
-from lfo.data.files import atomic_torch_save
+from lfo.data.safe_load import safe_load, safe_save
 from lfo.data.transitions import Transitions
 
 
@@ -156,8 +156,8 @@ class BCOracle(Learner):
         return self.policy.update(expert.obs, expert.action)
 
     def save(self, folder: Path) -> None:
-        atomic_torch_save({"policy": self.policy.state_dict()}, Path(folder) / "learner.pt")
+        safe_save({"policy": self.policy.state_dict()}, Path(folder) / "learner.pt")
 
     def load(self, folder: Path) -> None:
-        state = torch.load(Path(folder) / "learner.pt", weights_only=False)
+        state = safe_load(Path(folder) / "learner.pt")
         self.policy.load_state_dict(state["policy"])

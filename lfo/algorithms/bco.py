@@ -28,12 +28,10 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from lfo.algorithms.bc import BCPolicy
 from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel, scheduled_idm_update
 from lfo.algorithms.learner import AgentSampler, Learner, LearnerSettings, apply_options
-from lfo.data.files import atomic_torch_save
+from lfo.data.safe_load import safe_load, safe_save
 from lfo.data.transitions import Transitions
 
 
@@ -88,10 +86,10 @@ class BCOLearner(Learner):
     def save(self, folder: Path) -> None:
         folder = Path(folder)
         self.idm.save(folder / "idm.pt")
-        atomic_torch_save({"policy": self.policy.state_dict()}, folder / "learner.pt")
+        safe_save({"policy": self.policy.state_dict()}, folder / "learner.pt")
 
     def load(self, folder: Path) -> None:
         folder = Path(folder)
         idm = InverseDynamicsModel.load(folder / "idm.pt")
-        self.policy.load_state_dict(torch.load(folder / "learner.pt", weights_only=False)["policy"])
+        self.policy.load_state_dict(safe_load(folder / "learner.pt")["policy"])
         self.idm = idm

@@ -38,7 +38,7 @@ from torch.nn import functional as F
 from lfo.algorithms import iq
 from lfo.algorithms.agent import SoftQAgent, SoftQConfig, build_mlp
 from lfo.algorithms.learner import Learner, LearnerSettings, apply_options, load_rng, save_rng
-from lfo.data.files import atomic_torch_save
+from lfo.data.safe_load import safe_load, safe_save
 from lfo.data.transitions import Transitions
 
 
@@ -191,14 +191,14 @@ class GAIfOLearner(Learner):
     def save(self, folder: Path) -> None:
         folder = Path(folder)
         self.agent.save(folder / "agent.pt")
-        atomic_torch_save({"disc": self.disc.state_dict(),
+        safe_save({"disc": self.disc.state_dict(),
                            "disc_optimizer": self.disc_optimizer.state_dict(),
                            "agent_rng": save_rng(self.agent.rng)}, folder / "learner.pt")
 
     def load(self, folder: Path) -> None:
         folder = Path(folder)
         agent = SoftQAgent.load(folder / "agent.pt")
-        state = torch.load(folder / "learner.pt", weights_only=False)
+        state = safe_load(folder / "learner.pt")
         self.disc.load_state_dict(state["disc"])
         self.disc_optimizer.load_state_dict(state["disc_optimizer"])
         load_rng(agent.rng, state["agent_rng"])

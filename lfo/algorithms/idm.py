@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lfo.algorithms.agent import build_mlp
-from lfo.data.files import atomic_torch_save
+from lfo.data.safe_load import safe_load, safe_save
 from lfo.data.transitions import Transitions
 
 
@@ -101,7 +101,7 @@ class InverseDynamicsModel(nn.Module):
 
     def save(self, path: str | os.PathLike) -> None:
         """Write config, weights and optimiser state to ``path`` atomically."""
-        atomic_torch_save(
+        safe_save(
             {
                 "config": dataclasses.asdict(self.config),
                 "net": self.net.state_dict(),
@@ -118,7 +118,7 @@ class InverseDynamicsModel(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no inverse dynamics checkpoint at {path}")
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = safe_load(path, map_location=device)
         cfg = dict(state["config"])
         cfg["hidden"] = tuple(cfg["hidden"])
         model = cls(IDMConfig(**cfg)).to(device)

@@ -27,7 +27,7 @@ from lfo.algorithms.learner import (
     load_rng,
     save_rng,
 )
-from lfo.data.files import atomic_torch_save
+from lfo.data.safe_load import safe_load, safe_save
 from lfo.data.transitions import Transitions
 
 #: method name -> IQ variant (lfo.algorithms.iq.VARIANTS)
@@ -95,7 +95,7 @@ class IQLearner(Learner):
         self.agent.save(folder / "agent.pt")
         if self.idm is not None:
             self.idm.save(folder / "idm.pt")
-        atomic_torch_save({"agent_rng": save_rng(self.agent.rng)}, folder / "learner.pt")
+        safe_save({"agent_rng": save_rng(self.agent.rng)}, folder / "learner.pt")
 
     def load(self, folder: Path) -> None:
         folder = Path(folder)
@@ -103,7 +103,7 @@ class IQLearner(Learner):
         idm = InverseDynamicsModel.load(folder / "idm.pt") if self.idm is not None else None
         extra = folder / "learner.pt"
         if extra.is_file():  # checkpoints from before the learner interface lack it
-            load_rng(agent.rng, torch.load(extra, weights_only=False)["agent_rng"])
+            load_rng(agent.rng, safe_load(extra)["agent_rng"])
         self.agent, self.idm = agent, idm
 
     @torch.no_grad()

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 import encoders
 from encoders.privileged import is_privileged
 from encoders.registry import default_encoder
 from lfo.algorithms.methods import Learner, build_learner
+from lfo.data.safe_load import UnsafeCheckpoint
 from lfo.envs.games import make_env
+from lfo.loop.checkpoint import read_state
 from lfo.loop.config import TrainConfig, config_from_dict
 
 
@@ -111,7 +112,10 @@ def _learner_loader(config: dict[str, Any], state: dict[str, Any], ckpt: Path,
 
 
 def load_run(folder: str | Path) -> RunPolicy:
-    """Rebuild a trained agent from a run folder; a missing or foreign folder is a clear error."""
+    """Rebuild a trained agent from a run folder; a missing or foreign folder is a clear error.
+
+    Opening a folder runs none of its content: every checkpoint file is read as plain data,
+    and one that needs more is refused (:class:`~lfo.data.safe_load.UnsafeCheckpoint`)."""
     folder = Path(folder)
     try:
         config = json.loads((folder / "config.json").read_text())
@@ -121,10 +125,12 @@ def load_run(folder: str | Path) -> RunPolicy:
     ckpt = folder / "checkpoint"
     if not (ckpt / "state.pt").is_file():
         raise FileNotFoundError(f"{folder}: no checkpoint/state.pt (train it first)")
-    state = torch.load(ckpt / "state.pt", weights_only=False)
+    state = read_state(ckpt)
     normalizer = FeatureNormalizer(*state["normalizer"])
     try:
         load_learner = _learner_loader(config, state, ckpt, int(normalizer.mean.shape[0]))
+    except UnsafeCheckpoint:
+        raise
     except Exception as exc:
         raise RuntimeError(f"{folder}: cannot load the checkpointed learner "
                            f"({type(exc).__name__}: {exc})") from exc
