@@ -244,7 +244,9 @@ def test_clips_and_live_frames_go_through_the_encoders_own_view(tiny_clips, tmp_
     ckpt = save_checkpoint(tmp_path / "objects.pt", encoder, game="carracing", preprocess=view)
     trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", encoder=str(ckpt)))
     assert trainer.view == view
-    obs, _ = trainer.env.reset(seed=0)
+    envs = trainer.make_envs()
+    obs, _ = envs.reset(seed=0)
+    envs.close()
     assert set(np.unique(obs)) <= {0, 255}  # the live frames are object masks too
     default = Trainer(tiny_config(tiny_clips, tmp_path / "run2"))
     assert default.view == get_game("carracing").preprocess
@@ -432,4 +434,3 @@ def test_budget_defaults_to_the_games_own(tiny_clips, tmp_path):
     trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", steps=None))
     assert trainer.cfg.steps == get_game("carracing").train_steps  # resolved, then saved
     assert trainer.replay.capacity == min(trainer.cfg.buffer_size, trainer.cfg.steps)
-    trainer.env.close()

@@ -135,10 +135,12 @@ def scheduled_idm_update(
     sample_agent: Callable[[int], Transitions] | None,
     last_logs: dict[str, float],
 ) -> dict[str, float]:
-    """The IDM schedule shared by IQ-idm and BCO: one supervised step every ``every`` loop
-    steps (and on the first call), on a fresh batch twice the size from ``sample_agent``
-    when the loop offers one, else on the step's agent batch. Returns the latest logs."""
-    if step % every != 0 and last_logs:
+    """The IDM schedule shared by IQ-idm and BCO: one supervised step at every multiple of
+    ``every`` (``step`` counts the learner's updates), on a fresh batch twice the size from
+    ``sample_agent`` when the loop offers one, else on the step's agent batch. Returns the
+    latest logs (those of the last IDM step, or ``last_logs``). The schedule depends on
+    ``step`` alone, so a resumed learner keeps it."""
+    if step % every != 0:
         return last_logs
     batch = agent if sample_agent is None else sample_agent(2 * len(agent))
     return idm.update(batch.obs, batch.next_obs, batch.action)

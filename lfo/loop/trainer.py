@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
@@ -329,9 +330,7 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{self.game} {self.method.name}",
                    unit="step", disable=not cfg.progress, smoothing=0.05)
         policy = self.policy(greedy=False)
-        envs = make_vector_env(self.game, n, vectorization=self.vectorization,
-                               preprocess=self.view, observe_state=self.privileged,
-                               **self.env_options)
+        envs = self.make_envs()
         try:
             obs, _ = envs.reset(seed=self.episode_seeds.take(n))
             z = policy.features_batch(obs)
@@ -384,6 +383,13 @@ class Trainer:
         finally:
             envs.close()
             bar.close()
+
+    def make_envs(self) -> gym.vector.VectorEnv:
+        """The run's training envs: ``num_envs`` copies of the agent's world seen through
+        the encoder's view, stepped together (automatic reset off)."""
+        return make_vector_env(self.game, self.num_envs, vectorization=self.vectorization,
+                               preprocess=self.view, observe_state=self.privileged,
+                               **self.env_options)
 
     def _actions(self, z: np.ndarray) -> np.ndarray:
         """One action per env: held random warm-up play before ``learning_starts``, then
