@@ -219,3 +219,21 @@ def test_state_only_learner_warns_that_it_ignores_bc_weight():
         learner = IQLearner(settings, "state-only")
     assert learner.agent.config.bc_weight == 0.0
     assert IQLearner(settings, "idm").agent.config.bc_weight == 1.0
+
+
+def test_hard_target_copies_happen_every_interval_and_only_then():
+    # GIVEN an agent whose target is copied every 3 updates
+    agent = SoftQAgent(SoftQConfig(obs_dim=3, n_actions=2, hidden=(8,), seed=0,
+                                   zero_init_output=False, target_update_interval=3))
+    batch = Transitions(obs=torch.randn(16, 3), action=torch.randint(0, 2, (16,)),
+                        next_obs=torch.randn(16, 3), done=torch.zeros(16))
+    first = [p.clone() for p in agent.q_target.parameters()]
+    # WHEN it takes two updates THEN the target has not moved at all
+    for _ in range(2):
+        agent.update(batch, batch)
+    assert all(torch.equal(a, b) for a, b in zip(first, agent.q_target.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(first, agent.q.parameters()))
+    # AND the third update copies the online network exactly
+    agent.update(batch, batch)
+    assert all(torch.equal(a, b) for a, b in zip(agent.q.parameters(),
+                                                 agent.q_target.parameters()))

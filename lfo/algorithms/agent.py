@@ -50,6 +50,10 @@ class SoftQConfig:
     """Adam learning rate."""
     tau: float = 0.005
     """Polyak rate of the target network (1 = hard copy every update)."""
+    target_update_interval: int = 1
+    """Updates between target-network refreshes: 1 = Polyak with ``tau`` after every
+    update; N > 1 = a hard copy every N updates (IQ-Learn's and DQN's Atari scheme;
+    ``tau`` is then unused)."""
     use_target: bool = True
     """Compute V(s') with the target network (no gradient); else with the online one."""
     double_q: bool = False
@@ -228,6 +232,13 @@ class SoftQAgent:
 
     @torch.no_grad()
     def _polyak(self) -> None:
+        """Refresh the target network: Polyak every update, or a hard copy every
+        ``target_update_interval`` updates."""
+        interval = self.config.target_update_interval
+        if interval > 1:
+            if (self.updates + 1) % interval == 0:
+                self.q_target.load_state_dict(self.q.state_dict())
+            return
         tau = self.config.tau
         for p, p_t in zip(self.q.parameters(), self.q_target.parameters(), strict=True):
             p_t.lerp_(p, tau)

@@ -148,6 +148,7 @@ class GAIfOLearner(Learner):
         self.agent = SoftQAgent(SoftQConfig(
             obs_dim=s.obs_dim, n_actions=s.n_actions, hidden=tuple(s.hidden), variant="actions",
             alpha=s.alpha, gamma=s.gamma, lr=s.lr, tau=s.tau, grad_clip=s.grad_clip,
+            target_update_interval=s.target_update_interval,
             double_q=s.double_q, seed=s.seed,
         ))
         hidden = self.config.disc_hidden if self.config.disc_hidden is not None else s.hidden

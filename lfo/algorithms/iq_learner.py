@@ -60,6 +60,7 @@ class IQLearner(Learner):
         self.agent = SoftQAgent(agent_config or SoftQConfig(
             obs_dim=s.obs_dim, n_actions=s.n_actions, hidden=tuple(s.hidden), variant=variant,
             alpha=s.alpha, gamma=s.gamma, chi2_alpha=s.chi2_alpha, lr=s.lr, tau=s.tau,
+            target_update_interval=s.target_update_interval,
             grad_clip=s.grad_clip, double_q=s.double_q, grad_penalty=s.grad_penalty,
             bc_weight=s.bc_weight if variant != "state-only" else 0.0, seed=s.seed,
         ))

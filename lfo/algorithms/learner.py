@@ -58,6 +58,9 @@ class LearnerSettings:
     """Learning rate of the policy / Q head (and the discriminator unless a method overrides)."""
     tau: float = 0.005
     """Polyak rate of target networks."""
+    target_update_interval: int = 1
+    """Updates between target-network refreshes: 1 = Polyak with tau every update; N > 1 =
+    a hard copy every N updates (IQ-Learn's Atari configs use 1,000)."""
     grad_clip: float = 10.0
     """Gradient-norm clip of the Q head."""
     double_q: bool = False
