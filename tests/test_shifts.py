@@ -384,10 +384,16 @@ def test_toy_agent_still_learns_from_upscaled_and_60fps_videos(shift, seed):
 @pytest.mark.slow
 @pytest.mark.parametrize("shift", ["fps25", "color"])
 def test_toy_agent_learns_from_frame_rate_and_colour_shifted_videos(shift):
+    # over 3 seeds, sampled: one greedy episode of one seed is a lottery on colour (seeds
+    # 0-3 on one machine: greedy 1.0, -0.02, -0.02, 1.0; sampled 0.59, 0.30, 0.72, 0.93;
+    # fps25 sampled 0.40, -0.02, -0.02, -0.02), and a single seed flips across machines
     tp, world, (random, expert) = _toy()
-    agent = tp.train_toy(world, tp.ToyRunConfig(video_shift=shift, seed=0))
-    greedy = tp.mean_return(world, agent.policy(True), episodes=1)
-    assert tp.score(greedy, random, expert) >= 0.8
+    scores = []
+    for seed in range(3):
+        agent = tp.train_toy(world, tp.ToyRunConfig(video_shift=shift, seed=seed))
+        sampled = tp.mean_return(world, agent.policy(False), episodes=50, seed=1)
+        scores.append(tp.score(sampled, random, expert))
+    assert np.mean(scores) >= 0.8
 
 
 def test_nohud_blacks_out_exactly_the_hud_rows():
