@@ -69,7 +69,7 @@ class StateEstimatorArch:
     reads Breakout's 1-2 pixel ball to a median 3.8 native pixels. Measured, keypoints
     read worse on Breakout (with and without the keypoint loss; with it the maps sharpen
     but follow something other than the ball) and on Pong, where more rollouts read
-    better (notes/atari_ladder.md, session 13). The shipped estimators have none."""
+    better (notes/atari_ladder.md, 2026-12-04, commit beda349). The shipped estimators have none."""
     frame_channels: int = 1
     """Channels of one frame of the stack (1 grey, 3 colour): the number of frames, and
     so of maps, is ``in_channels // frame_channels`` (``keypoints`` only)."""

@@ -1,2 +1,5 @@
-"""Measurement scripts behind the figures in notes/ (run from the repository root;
-see each script's docstring for its command)."""
+"""Measurement scripts behind the figures in notes/ and the documentation's results page.
+
+Run each from the repository root as ``python -m experiments.NAME`` (the package lfo is
+installed by ``make install``); each script's docstring has its command.
+"""

@@ -1,6 +1,6 @@
 """Where does behavioural cloning on the RAM state go wrong in play? (ORACLE diagnostic)
 
-    OMP_NUM_THREADS=1 python experiments/bc_atari_on_policy.py --game pong --episodes 2
+    OMP_NUM_THREADS=1 python -m experiments.bc_atari_on_policy --game pong --episodes 2
 
 Trains the oracle's BC policy (as in experiments/bc_atari_state.py, input = the state
 s_t only) on all clips, then plays it greedily and sampled while the scripted expert
@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from experiments.bc_atari_state import features, train_eval  # noqa: E402
-from lfo.demonstrations.experts import make_expert  # noqa: E402
-from lfo.demonstrations.labels import read_expert_actions  # noqa: E402
-from lfo.demonstrations.privileged_clips import clip_states  # noqa: E402
-from lfo.envs.games import make_env  # noqa: E402
+from experiments.bc_atari_state import features, train_eval
+from lfo.demonstrations.experts import make_expert
+from lfo.demonstrations.labels import read_expert_actions
+from lfo.demonstrations.privileged_clips import clip_states
+from lfo.envs.games import make_env
 
 
 def main() -> None:

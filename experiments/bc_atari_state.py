@@ -1,6 +1,6 @@
 """How well can a policy on the privileged RAM state copy the Atari expert's actions?
 
-    OMP_NUM_THREADS=1 python experiments/bc_atari_state.py --game pong --out results/x.json
+    OMP_NUM_THREADS=1 python -m experiments.bc_atari_state --game pong --out results/x.json
 
 Offline behavioural cloning (the oracle's MLP and loss, :class:`lfo.algorithms.bc.BCPolicy`)
 on the expert's replayed states (:func:`lfo.demonstrations.privileged_clips.clip_states`) and
@@ -22,20 +22,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from lfo.algorithms.bc import BCPolicy  # noqa: E402
-from lfo.algorithms.learner import LearnerSettings  # noqa: E402
-from lfo.demonstrations.labels import read_expert_actions  # noqa: E402
-from lfo.demonstrations.privileged_clips import clip_states  # noqa: E402
-from lfo.envs.games import make_env, make_raw_env  # noqa: E402
+from lfo.algorithms.bc import BCPolicy
+from lfo.algorithms.learner import LearnerSettings
+from lfo.demonstrations.labels import read_expert_actions
+from lfo.demonstrations.privileged_clips import clip_states
+from lfo.envs.games import make_env, make_raw_env
 
 VARIANTS = ("state", "state+prev", "state+last_action", "state+prev+last_action",
             "state+2prev+last2")

@@ -1,6 +1,6 @@
 """Read Breakout's intercept directly, or compute it from the estimated ball? (diagnostic)
 
-    OMP_NUM_THREADS=1 python experiments/breakout_intercept_readout.py \
+    OMP_NUM_THREADS=1 python -m experiments.breakout_intercept_readout \
         --json results/breakout_intercept_readout.json
 
 The 13-variable Breakout state holds where the ball next reaches the paddle
@@ -21,12 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import encoders  # noqa: E402
-from lfo.analysis.probe import r2_score  # noqa: E402
-from lfo.analysis.state_probe import encode_clips, expert_state_clips  # noqa: E402
-from lfo.envs.privileged import BREAKOUT_STATE, breakout_intercept  # noqa: E402
+import encoders
+from lfo.analysis.probe import r2_score
+from lfo.analysis.state_probe import encode_clips, expert_state_clips
+from lfo.envs.privileged import BREAKOUT_STATE, breakout_intercept
 
 INTERCEPT = ("intercept_x", "intercept_gap", "intercept_steps")
 

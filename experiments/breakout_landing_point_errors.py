@@ -1,6 +1,6 @@
 """Where a Breakout state estimator misreads the ball's landing point, and two cheap fixes.
 
-    OMP_NUM_THREADS=1 python experiments/breakout_landing_point_errors.py \
+    OMP_NUM_THREADS=1 python -m experiments.breakout_landing_point_errors \
         --estimator default-breakout --json results/breakout_landing_point_errors.json
 
 EVALUATION ONLY (the clips' states come from replaying their recorded actions). On the
@@ -24,12 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import encoders  # noqa: E402
-from encoders.state_estimator import r2_per_variable  # noqa: E402
-from lfo.analysis.state_probe import encode_clips, expert_state_clips  # noqa: E402
-from lfo.envs.privileged import BREAKOUT_STATE, BREAKOUT_STATE_NAMES, breakout_intercept  # noqa: E402
+import encoders
+from encoders.state_estimator import r2_per_variable
+from lfo.analysis.state_probe import encode_clips, expert_state_clips
+from lfo.envs.privileged import BREAKOUT_STATE, BREAKOUT_STATE_NAMES, breakout_intercept
 
 NAMES = BREAKOUT_STATE_NAMES
 SCALES = np.array([v.scale for v in BREAKOUT_STATE])
@@ -122,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"near the paddle, the gap's sign is wrong on {out['near_gap_sign_wrong']:.3f} of "
           "the steps where the true gap exceeds 4 units")
     if args.json:
-        out["command"] = "python experiments/breakout_landing_point_errors.py " + " ".join(
+        out["command"] = "python -m experiments.breakout_landing_point_errors " + " ".join(
             sys.argv[1:] if argv is None else argv)
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=1))

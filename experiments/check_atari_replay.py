@@ -1,6 +1,6 @@
 """Replay every Atari clip's recorded actions from its seed and compare with the sidecar.
 
-    OMP_NUM_THREADS=1 python experiments/check_atari_replay.py videos/pong videos/breakout
+    OMP_NUM_THREADS=1 python -m experiments.check_atari_replay videos/pong videos/breakout
 
 For each clip: the replayed return and length against the sidecar's (``clip_states``
 refuses a clip whose return differs), and the replayed frames against the decoded video
@@ -17,12 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from lfo.data.video import iter_frame_chunks, scan_folder  # noqa: E402
-from lfo.demonstrations.labels import read_expert_actions  # noqa: E402
-from lfo.demonstrations.privileged_clips import clip_states  # noqa: E402
-from lfo.envs.games import get_game, make_raw_env  # noqa: E402
+from lfo.data.video import iter_frame_chunks, scan_folder
+from lfo.demonstrations.labels import read_expert_actions
+from lfo.demonstrations.privileged_clips import clip_states
+from lfo.envs.games import get_game, make_raw_env
 
 
 def frames_error(clip: Path, game: str, seed: int, actions: np.ndarray, every: int = 50) -> float:

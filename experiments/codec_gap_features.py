@@ -1,6 +1,6 @@
 """Can a critic tell the expert's features from the agent's by the codec alone? (diagnostic)
 
-    OMP_NUM_THREADS=1 python experiments/codec_gap_features.py --game pong --clips 4 \
+    OMP_NUM_THREADS=1 python -m experiments.codec_gap_features --game pong --clips 4 \
         --json results/codec_gap_pong.json
 
 On rung 2 the expert's states are the estimator's reading of *decoded* clips (H.264), the
@@ -18,21 +18,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import encoders  # noqa: E402
-from encoders.clip_features import encoder_view  # noqa: E402
-from lfo.analysis.state_probe import encode_clips, expert_state_clips  # noqa: E402
-from lfo.data.sidecar import sidecar_path  # noqa: E402
-from lfo.demonstrations.labels import read_expert_actions  # noqa: E402
-from lfo.envs.games import get_game, make_raw_env, wrap_preprocess  # noqa: E402
-from lfo.envs.privileged import state_variables  # noqa: E402
+import encoders
+from encoders.clip_features import encoder_view
+from lfo.analysis.state_probe import encode_clips, expert_state_clips
+from lfo.data.sidecar import sidecar_path
+from lfo.demonstrations.labels import read_expert_actions
+from lfo.envs.games import get_game, make_raw_env, wrap_preprocess
+from lfo.envs.privileged import state_variables
 
 
 def clean_stacks(clip: Path, game: str, view) -> np.ndarray:

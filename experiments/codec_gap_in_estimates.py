@@ -1,6 +1,6 @@
 """Between rung 1 and rung 2: does the estimator read a decoded clip as it reads the live game?
 
-    OMP_NUM_THREADS=1 python experiments/codec_gap_in_estimates.py --game pong \
+    OMP_NUM_THREADS=1 python -m experiments.codec_gap_in_estimates --game pong \
         --estimator default-pong --clips 4 --runs runs/bench_pong_est_bc/oracle-bc-s0 \
         --json results/codec_gap_pong.json
 
@@ -29,16 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import encoders  # noqa: E402
-from encoders.clip_features import clip_features, encoder_view  # noqa: E402
-from encoders.state_estimator import r2_per_variable  # noqa: E402
-from lfo.data.video import probe_files, scan_folder  # noqa: E402
-from lfo.demonstrations.privileged_clips import replay_frames_and_states  # noqa: E402
-from lfo.envs.games import get_game  # noqa: E402
-from lfo.envs.privileged import state_variables  # noqa: E402
-from lfo.loop.policy import load_run  # noqa: E402
+import encoders
+from encoders.clip_features import clip_features, encoder_view
+from encoders.state_estimator import r2_per_variable
+from lfo.data.video import probe_files, scan_folder
+from lfo.demonstrations.privileged_clips import replay_frames_and_states
+from lfo.envs.games import get_game
+from lfo.envs.privileged import state_variables
+from lfo.loop.policy import load_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['press_rate']['state']:.3f}; same action clip vs live "
               f"{r['agreement_clip_live']:.3f}, clip vs state {r['agreement_clip_state']:.3f}")
     if args.json:
-        command = "python experiments/codec_gap_in_estimates.py " + " ".join(
+        command = "python -m experiments.codec_gap_in_estimates " + " ".join(
             sys.argv[1:] if argv is None else argv)
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(

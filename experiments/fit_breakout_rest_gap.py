@@ -1,6 +1,6 @@
 """Fit the Breakout paddle's rest-point gap as a function of its last step (expert design).
 
-    OMP_NUM_THREADS=1 python experiments/fit_breakout_rest_gap.py --seeds 20000-20003
+    OMP_NUM_THREADS=1 python -m experiments.fit_breakout_rest_gap --seeds 20000-20003
 
 The memoryless expert must decide from what a frame stack shows: the paddle's position and
 its last step. In Breakout that step does not tell the hidden rest point: after a press the
@@ -16,16 +16,12 @@ reading fits (seeds disjoint from the clips 10000+ and the evaluations 0+).
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import ale_py
 import gymnasium as gym
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from lfo.demonstrations.experts.atari import (  # noqa: E402
+from lfo.demonstrations.experts.atari import (
     BREAKOUT_REST_GAP_MOVES,
     BreakoutConfig,
     BreakoutExpert,

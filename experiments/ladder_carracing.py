@@ -1,6 +1,6 @@
 """The CarRacing ladder table from the committed benchmark and audit results.
 
-    python experiments/ladder_carracing.py            # writes results/ladder_carracing.md
+    python -m experiments.ladder_carracing            # writes results/ladder_carracing.md
 
 Reads ``results/bench_carracing_*.json`` (written by ``scripts/benchmark.py --json``) and
 ``results/label_audit_carracing_*.json`` (``scripts/audit_labels.py --json``); prints one

@@ -1,7 +1,7 @@
 """Measure the scripted Atari experts (and a uniform random policy) per seed.
 
 Usage (from the repository root):
-    OMP_NUM_THREADS=1 .venv/bin/python experiments/measure_atari_experts.py --game pong \
+    OMP_NUM_THREADS=1 .venv/bin/python -m experiments.measure_atari_experts --game pong \
         --seeds 10000-10009 --skill 1.0 [--out results.jsonl]
     ... --policy random   # uniform random actions, seeded by the episode seed
     ... --policy expert-tracking   # the original controllers that track the hidden rest
@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import ale_py
 import gymnasium as gym
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
-from lfo.demonstrations.experts.atari import (  # noqa: E402
+from lfo.demonstrations.experts.atari import (
     BreakoutConfig,
     BreakoutExpert,
     PongConfig,

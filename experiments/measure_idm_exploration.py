@@ -6,7 +6,7 @@ geometrically distributed number of steps (temporally extended random play, mean
 ``--mean-hold``), encodes them with the shipped encoder, trains an IDM on each and scores
 its labels on every expert pair of the clips (decoded at the agent's rate).
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python experiments/measure_idm_exploration.py \\
+    OMP_NUM_THREADS=1 .venv/bin/python -m experiments.measure_idm_exploration \\
         --steps 8000 --json results/idm_exploration_carracing_repeat4.json
 """
 

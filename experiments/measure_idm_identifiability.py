@@ -8,7 +8,7 @@ at 50 Hz (so for k > 1 the frame stack inside each feature is still 50 Hz), or w
 ``--repeat R`` at 50/R Hz as a run with ``--action-repeat R`` sees them (labels: the most
 frequent recorded action of each R-step block; then k counts agent steps).
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python experiments/measure_idm_identifiability.py \\
+    OMP_NUM_THREADS=1 .venv/bin/python -m experiments.measure_idm_identifiability \\
         --json results/idm_identifiability_carracing.json
 """
 

@@ -5,7 +5,7 @@ expert pairs), trains fresh inverse dynamics models on the replay as iq-idm does
 [s, s'-s] or [s, s'] inputs, class-balanced loss, weight decay), and scores their labels on
 every expert pair; then a supervised IDM on the expert pairs of clips 0-14 scored on 15-19.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python experiments/measure_idm_on_expert_pairs.py \\
+    OMP_NUM_THREADS=1 .venv/bin/python -m experiments.measure_idm_on_expert_pairs \\
         runs/carracing-idm-s0 --json results/idm_offline_carracing_60k.json
 """
 

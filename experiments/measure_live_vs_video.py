@@ -6,27 +6,24 @@ Plays one scripted-expert episode, encodes its frames two ways, and compares the
   by the trainer's clip path (``encoders.clip_features.compute_clip_features``).
 Reports the per-frame feature distance live vs video next to the distance between
 consecutive frames, and how well a logistic regression tells live from video features
-(0.5 = indistinguishable). Run: ``OMP_NUM_THREADS=1 python experiments/measure_live_vs_video.py
+(0.5 = indistinguishable). Run: ``OMP_NUM_THREADS=1 python -m experiments.measure_live_vs_video
 [--game pong --max-steps 1500] [--match-median]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import encoders  # noqa: E402
-from encoders.clip_features import compute_clip_features, encoder_view  # noqa: E402
-from encoders.registry import default_encoder  # noqa: E402
-from lfo.data.video import read_clip, scan_folder, write_clip  # noqa: E402
-from lfo.demonstrations.recorder import RecordConfig, record_episode  # noqa: E402
-from lfo.envs.games import get_game  # noqa: E402
+import encoders
+from encoders.clip_features import compute_clip_features, encoder_view
+from encoders.registry import default_encoder
+from lfo.data.video import read_clip, scan_folder, write_clip
+from lfo.demonstrations.recorder import RecordConfig, record_episode
+from lfo.envs.games import get_game
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Measure the pixel-chain toy (lfo.testing.pixel_chain) under every in-memory video shift and slip.
 
-    OMP_NUM_THREADS=1 python experiments/measure_toy_shifts.py [--seeds 5]
+    OMP_NUM_THREADS=1 python -m experiments.measure_toy_shifts [--seeds 5]
 
 Prints, per training condition, the normalised score (0 random, 1 expert, both in the clean
 chain) of the greedy and sampled policy in the clean chain and with slip 0.1, per seed.
@@ -11,16 +11,12 @@ The numbers behind the thresholds in tests/test_shifts.py (notes/shifts.md).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from lfo.testing import pixel_chain as tp  # noqa: E402
+from lfo.testing import pixel_chain as tp
 
 SHIFTS = (None, "up2x", "letterbox", "fps25", "fps60", "color", "crop")
 

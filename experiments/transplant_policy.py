@@ -1,6 +1,6 @@
 """Between rung 1 and rung 2: is the loss in reading the agent's states, or in learning?
 
-    OMP_NUM_THREADS=1 python experiments/transplant_policy.py \
+    OMP_NUM_THREADS=1 python -m experiments.transplant_policy \
         --runs runs/bench_pong_v3_state_150k_s0 runs/bench_pong_v3_estimator_150k_s0 \
         --estimator default-pong --episodes 5 --json results/transplant_pong_150k_s0.json
 
@@ -27,21 +27,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import encoders  # noqa: E402
-from encoders.clip_features import encoder_view  # noqa: E402
-from encoders.state_estimator import r2_per_variable, rmse_per_variable  # noqa: E402
-from lfo.envs.games import make_raw_env, wrap_preprocess  # noqa: E402
-from lfo.envs.privileged import state_variables  # noqa: E402
-from lfo.loop.policy import RunPolicy, load_run  # noqa: E402
+import encoders
+from encoders.clip_features import encoder_view
+from encoders.state_estimator import r2_per_variable, rmse_per_variable
+from lfo.envs.games import make_raw_env, wrap_preprocess
+from lfo.envs.privileged import state_variables
+from lfo.loop.policy import RunPolicy, load_run
 
 INPUTS = ("state", "estimate")
 """The two readings of every visited state; an input spec mixes them (see :func:`make_input`)."""

@@ -1,45 +1,12 @@
 #!/usr/bin/env python
-"""EVALUATION ONLY: compare a run's IDM labels and greedy actions on the expert pairs with the
-expert's recorded actions (which the run itself never saw).
+"""`python scripts/audit_labels.py ARGS` runs the `lfo-audit-labels` command.
 
-    python scripts/audit_labels.py --run runs/carracing-idm-s0 [--json results/x.json]
+Its code and its --help live in lfo/cli/audit_labels.py (installed by `make install`).
 """
 
-from __future__ import annotations
-
-import json
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import tyro  # noqa: E402
-
-from lfo.analysis.label_audit import LabelAuditConfig, audit_run  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(LabelAuditConfig, args=argv, description=__doc__)
-    try:
-        result = audit_run(cfg.run)
-    except (RuntimeError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for name in ("idm", "policy_greedy"):
-        if name in result:
-            a = result[name]
-            print(f"{name:14s} accuracy {a['accuracy']:.3f} (most frequent action: "
-                  f"{a['prior_accuracy']:.3f}); recall per action "
-                  + " ".join(f"{r:.2f}" for r in a["recall"]))
-            expert = " ".join(f"{f:.2f}" for f in a["expert_frequency"])
-            guessed = " ".join(f"{f:.2f}" for f in a["guessed_frequency"])
-            print(f"{'':14s} expert frequency {expert} | guessed {guessed}")
-    if cfg.json:
-        cfg.json.parent.mkdir(parents=True, exist_ok=True)
-        cfg.json.write_text(json.dumps(result, indent=1))
-    return 0
-
+from lfo.cli.audit_labels import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,48 +1,12 @@
 #!/usr/bin/env python
-"""Benchmark methods side by side: same videos, features, seeds and env-step budget.
+"""`python scripts/benchmark.py ARGS` runs the `lfo-benchmark` command.
 
-    python scripts/benchmark.py --env carracing --methods iq-idm iq-state-only bco gaifo \\
-        oracle-bc oracle-iq --seeds 0 1 2 --steps 60000 --json results/bench_carracing.json
-    python scripts/benchmark.py --env pong --methods gaifo --run.learner.lr 1e-3 \\
-        --run.learning-starts 500
-
-Writes <out>/results.md (normalised score and return mean +- std over seeds, greedy and
-sampled, env steps, wall time; random policy and expert rows), <out>/learning_curves.png,
-<out>/results.json and one run folder per (method, seed) (out: runs/bench_<env>); --json
-also writes the JSON, table and plot to a place meant to be committed (results/). Runs
-already finished in <out> are reused; killed ones resume from their checkpoint. Every
-training setting is settable for all runs as --run.<setting> (see train_lfo.py --help).
+Its code and its --help live in lfo/cli/benchmark.py (installed by `make install`).
 """
 
-from __future__ import annotations
-
-import os
-import shlex
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-
-import tyro  # noqa: E402
-
-from lfo.analysis.benchmark import BenchmarkConfig, markdown_table, run_benchmark  # noqa: E402
-from lfo.data.video import NoUsableClipError  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    cfg = tyro.cli(BenchmarkConfig, args=argv, description=__doc__)
-    command = "python scripts/benchmark.py " + shlex.join(argv)
-    try:
-        rows = run_benchmark(cfg, command=command)
-    except (NoUsableClipError, FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(markdown_table(rows))
-    print(f"\nwrote {cfg.out_dir / 'results.md'} and {cfg.out_dir / 'learning_curves.png'}")
-    return 0
-
+from lfo.cli.benchmark import main
 
 if __name__ == "__main__":
     sys.exit(main())

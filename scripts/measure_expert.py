@@ -1,74 +1,12 @@
 #!/usr/bin/env python
-"""Measure a scripted expert's (or a uniformly random policy's) return on seeded episodes.
+"""`python scripts/measure_expert.py ARGS` runs the `lfo-measure-expert` command.
 
-    python scripts/measure_expert.py --env carracing --seeds 10000 10001 10002
-    python scripts/measure_expert.py --env carracing --seeds 10000 10001 --skill 0.7
-    python scripts/measure_expert.py --env carracing --random
-
-Plays each seed with the same rollout the recorder uses
-(lfo.demonstrations.recorder.record_episode) and prints one line per episode (seed,
-return, length, how it ended) and the mean. The random policy draws integers(n_actions)
-from numpy.random.default_rng(seed).
+Its code and its --help live in lfo/cli/measure_expert.py (installed by `make install`).
 """
 
-from __future__ import annotations
-
-import json
-import os
 import sys
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-
-import numpy as np  # noqa: E402
-import tyro  # noqa: E402
-
-from lfo.demonstrations.recorder import MeasureConfig, random_episode, record_episode  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(MeasureConfig, args=argv, description=__doc__)
-    if not cfg.seeds:
-        print("error: no seeds given (--seeds S [S ...])", file=sys.stderr)
-        return 1
-    who = "random" if cfg.random else f"expert skill={cfg.skill}"
-    rows = []
-    for seed in cfg.seeds:
-        start = time.perf_counter()
-        if cfg.random:
-            ret, length, terminated = random_episode(cfg.env, seed, cfg.max_episode_steps)
-        else:
-            ep = record_episode(cfg.env, seed=seed, skill=cfg.skill,
-                                max_steps=cfg.max_episode_steps)
-            ret, length, terminated = ep.episode_return, ep.length, ep.terminated
-        secs = time.perf_counter() - start
-        rows.append({"seed": seed, "return": ret, "length": length, "terminated": terminated})
-        end = "terminated" if terminated else "truncated"
-        print(
-            f"{cfg.env} {who} seed {seed}: return {ret:8.1f}  length {length:5d}  "
-            f"{end}  ({length / secs:.0f} steps/s)",
-            flush=True,
-        )
-    returns = np.array([r["return"] for r in rows])
-    print(
-        f"{cfg.env} {who} seeds {cfg.seeds[0]}..{cfg.seeds[-1]} ({len(cfg.seeds)}): "
-        f"mean {returns.mean():.1f} std {returns.std():.1f} min {returns.min():.1f} "
-        f"max {returns.max():.1f}"
-    )
-    if cfg.json:
-        summary = {
-            "env": cfg.env,
-            "policy": who,
-            "seeds": list(cfg.seeds),
-            "episodes": rows,
-            "mean_return": float(returns.mean()),
-        }
-        cfg.json.parent.mkdir(parents=True, exist_ok=True)
-        cfg.json.write_text(json.dumps(summary, indent=1))
-    return 0
-
+from lfo.cli.measure_expert import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,39 +1,12 @@
 #!/usr/bin/env python
-"""Record demonstration videos with a scripted privileged expert.
+"""`python scripts/record_videos.py ARGS` runs the `lfo-record-videos` command.
 
-    python scripts/record_videos.py --env carracing --episodes 20 --out videos/carracing
-
-Writes clip_000.mp4 (RGB observations at the env's control rate, no action channel) and
-clip_000.json (env, seed, skill, return, length, fps, and the expert's actions, which
-exist for evaluation and oracle baselines only) per episode, plus recording.json.
+Its code and its --help live in lfo/cli/record_videos.py (installed by `make install`).
 """
 
-from __future__ import annotations
-
-import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-
-import tyro  # noqa: E402
-
-from lfo.demonstrations.recorder import RecordConfig, record_videos  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(RecordConfig, args=argv, description=__doc__)
-    try:
-        records = record_videos(cfg)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    returns = [r["return"] for r in records]
-    print(f"{len(records)} clips in {cfg.out}: return {sum(returns) / len(returns):.1f} mean, "
-          f"min {min(returns):.1f}, max {max(returns):.1f}")
-    return 0
-
+from lfo.cli.record_videos import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,46 +1,12 @@
 #!/usr/bin/env python
-"""Evaluate a trained agent under distribution shift: a table, a bar chart and JSON.
+"""`python scripts/shift_eval.py ARGS` runs the `lfo-shift-eval` command.
 
-    python scripts/shift_eval.py --run runs/carracing-idm-s0
-    python scripts/shift_eval.py --run runs/carracing-idm-s0 --shifts unseen-tracks \\
-        --video-runs runs/carracing-idm-fps25-s0 runs/carracing-idm-up2x-s0 --json out.json
-    python scripts/shift_eval.py --list-shifts          # every named shift
-
-Writes <run>/shift_eval/shift_eval.{md,png,json} (or --out DIR): per row the mean +- std
-return over the episode seeds, greedy and sampled, and its ratio to the in-distribution
-return. Env shifts come from lfo.shifts.registry; --video-runs adds runs trained with
-`train_lfo.py --video-shift NAME`, evaluated in-distribution on the same seeds.
+Its code and its --help live in lfo/cli/shift_eval.py (installed by `make install`).
 """
 
-from __future__ import annotations
-
-import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-
-import tyro  # noqa: E402
-
-from lfo.analysis.shift_eval import ShiftEvalConfig, markdown_table, shift_eval  # noqa: E402
-from lfo.shifts.registry import describe_all  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(ShiftEvalConfig, args=argv, description=__doc__)
-    if cfg.list_shifts:
-        print(describe_all())
-        return 0
-    try:
-        result = shift_eval(cfg)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(markdown_table(result))
-    print(f"\nwritten: {result['out']}/shift_eval.md, shift_eval.png, shift_eval.json")
-    return 0
-
+from lfo.cli.shift_eval import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,5 @@
 """Shared fixtures: synthetic clips written to tmp_path, and tiny recorded CarRacing clips
-made once per session."""
+made once per test run."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def clip_factory(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_clips(tmp_path_factory) -> Path:
     """Two 60-step CarRacing expert clips (seeds 10000, 10001) with real sidecars, recorded
-    once per session and shared by the trainer, baseline and shift tests (read-only)."""
+    once per test run and shared by the trainer, baseline and shift tests (read-only)."""
     from lfo.demonstrations.recorder import RecordConfig, record_videos
 
     out = tmp_path_factory.mktemp("clips") / "carracing"

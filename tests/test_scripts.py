@@ -1,15 +1,23 @@
-"""Every script in scripts/: --help works, shows plain text, and speaks one flag vocabulary."""
+"""Every command: the console entry points declared in pyproject.toml and the scripts in
+scripts/ that run the same main from a checkout. --help works, shows plain text, and speaks
+one flag vocabulary; no script or experiment edits sys.path (the package is installed)."""
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.metadata
 import importlib.util
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.stem for p in (ROOT / "scripts").glob("*.py"))
+#: console command -> "module:function", as pyproject.toml declares them
+ENTRY_POINTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 
 #: flags each script must offer (the shared vocabulary where the concept appears)
 EXPECTED = {
@@ -51,6 +59,54 @@ def test_every_script_is_covered():
     assert set(SCRIPTS) == set(EXPECTED)
 
 
+def _entry_point(command: str):
+    module, _, function = ENTRY_POINTS[command].partition(":")
+    return importlib.import_module(module), function
+
+
+def test_every_script_has_one_console_command_and_is_a_thin_wrapper():
+    """scripts/X.py and the command declared for lfo.cli.X run the same main; the script
+    holds nothing else (no sys.path edit, no second copy of the code)."""
+    modules = {target.partition(":")[0]: cmd for cmd, target in ENTRY_POINTS.items()}
+    assert set(modules) == {f"lfo.cli.{name}" for name in SCRIPTS}, modules
+    assert all(target.endswith(":main") for target in ENTRY_POINTS.values())
+    assert all(cmd.startswith("lfo-") for cmd in ENTRY_POINTS)
+    for name in SCRIPTS:
+        tree = ast.parse((ROOT / "scripts" / f"{name}.py").read_text())
+        imports = [n for n in tree.body if isinstance(n, ast.ImportFrom)]
+        assert [(n.module, [a.name for a in n.names]) for n in imports] == [
+            (f"lfo.cli.{name}", ["main"])], f"scripts/{name}.py is not a thin wrapper"
+
+
+@pytest.mark.parametrize("folder", ["scripts", "experiments"])
+def test_no_script_or_experiment_touches_sys_path(folder):
+    touching = [p.name for p in (ROOT / folder).glob("*.py") if "sys.path" in p.read_text()]
+    assert not touching, f"{folder}/ edits sys.path: {touching} (the package is installed)"
+
+
+def test_installed_console_commands_match_pyproject():
+    """Where the package is installed (make install), its commands are pyproject's."""
+    installed = {ep.name: ep.value for ep in importlib.metadata.entry_points(
+        group="console_scripts") if ep.dist is not None and ep.dist.name == "lfo"}
+    if not installed:
+        pytest.skip("lfo's console commands are not installed here (make install adds them)")
+    assert installed == ENTRY_POINTS
+
+
+@pytest.mark.parametrize("command", sorted(ENTRY_POINTS))
+def test_console_command_help_exits_0_with_the_shared_flags(command, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    module, function = _entry_point(command)
+    with pytest.raises(SystemExit) as exit_:
+        getattr(module, function)(["--help"])
+    assert exit_.value.code in (0, None)
+    text = capsys.readouterr().out
+    assert "usage:" in text and "(default:" in text
+    flags = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9.-]*[a-z0-9]", text))
+    name = module.__name__.rpartition(".")[2]
+    assert EXPECTED[name] <= flags, f"{command} lacks {sorted(EXPECTED[name] - flags)}"
+
+
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_help_exits_0_without_markup_and_with_the_shared_flags(name, capsys, monkeypatch):
     text = _help(name, capsys, monkeypatch)
@@ -75,12 +131,8 @@ def test_resume_needs_only_the_run_folder_and_refuses_changed_settings(tmp_path)
     import json
 
     from lfo.algorithms.learner import LearnerSettings
+    from lfo.cli import train_lfo as script
     from lfo.loop.config import TrainConfig
-
-    spec = importlib.util.spec_from_file_location("script_train_lfo_resume",
-                                                  ROOT / "scripts" / "train_lfo.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
     run = tmp_path / "run"
     run.mkdir()
     saved = TrainConfig(videos="videos/carracing", steps=3000, seed=4,

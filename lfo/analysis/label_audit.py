@@ -42,7 +42,7 @@ class LabelAudit:
     prior_accuracy: float
     """Accuracy of always guessing the expert's most frequent action (the floor)."""
     confusion: list[list[int]]
-    """confusion[true][guessed]: counts."""
+    """``confusion[true][guessed]``: counts."""
     recall: list[float]
     """Per true action: fraction guessed right (nan where the expert never took it)."""
     expert_frequency: list[float]

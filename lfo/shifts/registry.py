@@ -285,9 +285,8 @@ class DemoShift:
     Attributes:
         name: command-line name (``--video-shift``).
         doc: what the folder holds.
-        skills: skill (:class:`lfo.demonstrations.experts.base.ScriptedExpert`) of each added clip,
-        cycled;
-            0 is random play (4-step lapses of a random action, nothing else).
+        skills: skill (:class:`lfo.demonstrations.experts.base.ScriptedExpert`) of each added
+            clip, cycled; 0 is random play (4-step lapses of a random action, nothing else).
         added_per_clip: clips added per source clip (rounded, at least 1).
         seed_base: env seed of the first added clip (a range no other data uses).
     """
