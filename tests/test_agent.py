@@ -231,9 +231,10 @@ def test_hard_target_copies_happen_every_interval_and_only_then():
     # WHEN it takes two updates THEN the target has not moved at all
     for _ in range(2):
         agent.update(batch, batch)
-    assert all(torch.equal(a, b) for a, b in zip(first, agent.q_target.parameters()))
-    assert not all(torch.equal(a, b) for a, b in zip(first, agent.q.parameters()))
+    target, online = list(agent.q_target.parameters()), list(agent.q.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(first, target, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, online, strict=True))
     # AND the third update copies the online network exactly
     agent.update(batch, batch)
     assert all(torch.equal(a, b) for a, b in zip(agent.q.parameters(),
-                                                 agent.q_target.parameters()))
+                                                 agent.q_target.parameters(), strict=True))

@@ -22,6 +22,8 @@ ENTRY_POINTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["
 #: flags each script must offer (the shared vocabulary where the concept appears)
 EXPECTED = {
     "audit_labels": {"--run", "--json"},
+    "bench_loop": {"--env", "--videos", "--encoders", "--variants", "--measure-steps",
+                   "--learning-starts", "--device", "--seed", "--json"},
     "convert_checkpoint": {"--run"},
     "benchmark": {"--env", "--videos", "--methods", "--seeds", "--steps", "--out", "--json",
                   "--progress", "--no-progress", "--run.learner.lr", "--run.learning-starts",
@@ -37,7 +39,9 @@ EXPECTED = {
     "shift_eval": {"--run", "--eval-episodes", "--max-episode-steps", "--out", "--json",
                    "--list-shifts", "--progress", "--no-progress"},
     "train_lfo": {"--videos", "--env", "--method", "--steps", "--seed", "--out", "--encoder",
-                  "--max-episode-steps", "--eval-episodes", "--progress", "--learner.lr"},
+                  "--max-episode-steps", "--eval-episodes", "--progress", "--learner.lr",
+                  "--num-envs", "--vectorization", "--train-frequency", "--gradient-steps",
+                  "--device"},
 }
 
 #: old spellings of the shared concepts that no script may accept

@@ -146,11 +146,11 @@ def _atari_game(name: str, env_id: str, train_steps: int = 60_000, **caps: int) 
 
 # Pong: iq-idm on the RAM state scores 0.13 / 0.18 (greedy / sampled, 3 seeds) at 60k agent
 # steps and 0.40-0.65 from 80k to 150k (1 seed); the learner was still far from the expert
-# at 60k, so Pong's default is 150k (notes/atari_ladder.md, session 9).
+# at 60k, so Pong's default is 150k (notes/atari_ladder.md, 2026-12-03, commit 7b6dfcc).
 PONG = _atari_game("pong", "ALE/Pong-v5", train_steps=150_000)
 # Breakout: iq-idm on the RAM state scores 0.13 / 0.09 at 60k (3 seeds); continued to 150k,
-# seed 0 reaches 0.45 / 0.19, seed 1 0.04 / 0.06 (notes/atari_ladder.md, session 11): noisy,
-# but nothing reached more than 0.22 at 60k, so the same budget as Pong.
+# seed 0 reaches 0.45 / 0.19, seed 1 0.04 / 0.06 (notes/atari_ladder.md, 2026-12-03,
+# commit a8623d6): noisy, but nothing reached more than 0.22 at 60k, so Pong's budget.
 # Episodes are capped at 6,000 agent steps (the cap under which the expert's 593.7 and
 # every Breakout row in notes/atari_ladder.md were measured) and end after 1,000 agent
 # steps without a point: an agent that never serves (FIRE) otherwise plays towards the
