@@ -83,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         f"(normalised score {summary['sampled_score']:.2f}; expert {summary['expert_return']:.1f}, "
         f"random {summary['random_return']:.1f})"
     )
+    chosen = summary.get("selection")
+    if chosen:
+        print(f"reward-free choice (closest play to the clips): the checkpoint of step "
+              f"{chosen['step']}, greedy {chosen['greedy_mean']:.1f}, sampled "
+              f"{chosen['sampled_mean']:.1f} (score {chosen['sampled_score']:.2f}); "
+              f"{chosen['checkpoint']}")
     return 0
 
 

@@ -138,6 +138,13 @@ class ReplayBuffer:
         self.cursor = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
+    def latest(self, n: int) -> np.ndarray:
+        """The ``next_obs`` of the newest ``n`` transitions (fewer if fewer are stored),
+        oldest first: the states the agent's recent play reached."""
+        n = min(n, self.size)
+        index = (self.cursor - n + np.arange(n)) % self.capacity
+        return self.next_obs[index]
+
     def sample(self, batch_size: int, rng: np.random.Generator) -> Transitions:
         """A uniform batch of stored transitions, with actions."""
         if self.size == 0:

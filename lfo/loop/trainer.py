@@ -56,7 +56,11 @@ from lfo.loop.checkpoint import read_checkpoint, write_checkpoint
 from lfo.loop.config import TRAIN_SEED_BASE, TrainConfig
 from lfo.loop.logs import CsvLog, drop_rows_after, say, sigterm_as_interrupt, write_rows
 from lfo.loop.policy import EncodedPolicy, FeatureNormalizer
+from lfo.loop.selection import chamfer_distance, spearman
 from lfo.shifts.folders import apply_video_shift
+
+#: agent steps of recent play compared with the clips' states at each evaluation
+SELECTION_WINDOW = 5_000
 
 #: how runs on the ideal encoder (``--encoder state-<game>``) are marked in labels and tables
 PRIVILEGED_NOTE = "PRIVILEGED: reads the simulator's state"
@@ -181,6 +185,12 @@ class Trainer:
     def checkpoint_dir(self) -> Path:
         return self.out / "checkpoint"
 
+    @property
+    def best_checkpoint_dir(self) -> Path:
+        """The learner at the evaluation whose recent play was closest to the clips'
+        states (:mod:`lfo.loop.selection`): chosen without the env's reward."""
+        return self.out / "checkpoint_best"
+
     def save_checkpoint(self) -> None:
         """Write the learner (networks, optimisers, its generator), replay and counters to
         ``checkpoint/`` atomically."""
@@ -241,19 +251,22 @@ class Trainer:
         return logs
 
     # ---- evaluation -------------------------------------------------------------
-    def policy(self, greedy: bool) -> EncodedPolicy:
-        return EncodedPolicy(self.encoder, self.normalizer, self.learner, greedy)
+    def policy(self, greedy: bool, learner: Learner | None = None) -> EncodedPolicy:
+        """The run's learner (or ``learner``) acting on raw observations."""
+        return EncodedPolicy(self.encoder, self.normalizer, learner or self.learner, greedy)
 
-    def evaluate(self, episodes: int, record: bool = False) -> dict[str, EvalResult]:
+    def evaluate(self, episodes: int, record: bool = False,
+                 learner: Learner | None = None) -> dict[str, EvalResult]:
+        """Greedy and sampled episodes on evaluation seeds 0.. (all side by side)."""
         seeds = list(EVAL_SEEDS[:episodes])
         kw = dict(env_options=self.env_options, max_steps=self.cfg.max_episode_steps,
                   preprocess=self.view, observe_state=self.privileged)
         show = self.cfg.progress
         return {
-            "greedy": evaluate(self.game, self.policy(True), seeds, mode="greedy",
+            "greedy": evaluate(self.game, self.policy(True, learner), seeds, mode="greedy",
                                record_first=record, progress="eval greedy" if show else None,
                                **kw),
-            "sampled": evaluate(self.game, self.policy(False), seeds, mode="sampled",
+            "sampled": evaluate(self.game, self.policy(False, learner), seeds, mode="sampled",
                                 progress="eval sampled" if show else None, **kw),
         }
 
@@ -316,7 +329,8 @@ class Trainer:
             raise RunFolderExists(
                 f"{self.out} already holds a run: continue it with --resume, replace it with "
                 "--force, or pick another --out")
-        for name in ("checkpoint", "checkpoint.old", "checkpoint.new", "tb"):
+        for name in ("checkpoint", "checkpoint.old", "checkpoint.new", "tb",
+                     "checkpoint_best", "checkpoint_best.old", "checkpoint_best.new"):
             shutil.rmtree(self.out / name, ignore_errors=True)
         for name in ("metrics.csv", "eval.csv", "final.json", "config.json"):
             (self.out / name).unlink(missing_ok=True)
@@ -453,6 +467,14 @@ class Trainer:
         final = self.step >= cfg.steps
         if _crossed(before, self.step, cfg.eval_every) or final:
             row = self.eval_row(self.evaluate(cfg.eval_episodes))
+            if self.method.interacts:  # reward-free: the recent play against the clips
+                row["state_match"] = chamfer_distance(
+                    self.replay.latest(min(cfg.eval_every, SELECTION_WINDOW)), self.expert.obs,
+                    seed=self.cfg.seed)
+                if row["state_match"] <= min((r.get("state_match", math.inf)
+                                               for r in self.eval_rows), default=math.inf):
+                    write_checkpoint(self.best_checkpoint_dir, self.learner,
+                                     {"step": self.step, "state_match": row["state_match"]})
             self.eval_rows.append(row)
             for key in ("greedy_mean", "sampled_mean", "greedy_score", "sampled_score"):
                 writer.add_scalar(f"eval/{key}", row[key], self.step)
@@ -494,9 +516,32 @@ class Trainer:
                for m, r in results.items()},
             "eval_seeds": list(EVAL_SEEDS[: self.cfg.final_eval_episodes]),
             "episodes": {m: r.summary() for m, r in results.items()},
+            "selection": self.reward_free_selection(),
         }
         (self.out / "final.json").write_text(json.dumps(summary, indent=1, default=float))
         return summary
+
+    def reward_free_selection(self) -> dict[str, Any] | None:
+        """The checkpoint chosen without the env's reward (closest recent play to the clips'
+        states, :mod:`lfo.loop.selection`), its final evaluation, and how well the criterion
+        ranked the run's evaluations (Spearman of -distance against the sampled return)."""
+        rows = [r for r in self.eval_rows if "state_match" in r]
+        if not rows or not (self.best_checkpoint_dir / "state.pt").is_file():
+            return None
+        learner, state = read_checkpoint(self.best_checkpoint_dir, self.build_learner)
+        say(f"evaluating the reward-free choice: the checkpoint of step {state['step']}")
+        results = self.evaluate(self.cfg.final_eval_episodes, learner=learner)
+        closeness = [-r["state_match"] for r in rows]
+        return {
+            "criterion": "Chamfer distance of the recent play's states to the clips' states",
+            "checkpoint": str(self.best_checkpoint_dir), "step": int(state["step"]),
+            "state_match": float(state["state_match"]),
+            **{f"{m}_mean": r.mean for m, r in results.items()},
+            **{f"{m}_score": normalised_score(r.mean, self.random_return, self.expert_return)
+               for m, r in results.items()},
+            "spearman_vs_sampled": spearman(closeness, [r["sampled_mean"] for r in rows]),
+            "spearman_vs_greedy": spearman(closeness, [r["greedy_mean"] for r in rows]),
+        }
 
     @torch.no_grad()
     def recovered_reward(self, clip_features: np.ndarray) -> np.ndarray | None:
