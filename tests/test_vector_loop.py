@@ -177,3 +177,14 @@ def test_moving_a_learner_moves_every_network_and_optimiser_state(method):
             tensors += [t for s in value.state.values() for t in s.values()
                         if isinstance(t, torch.Tensor) and t.dim() > 0]
     assert tensors and all(t.device.type == "meta" for t in tensors)
+
+
+def test_exploration_epsilon_decays_linearly_after_the_warm_up(tiny_clips, tmp_path):
+    trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", explore_epsilon=1.0,
+                                  explore_epsilon_final=0.1, explore_decay_steps=100))
+    for step, expected in ((0, 1.0), (80, 1.0), (130, 0.55), (180, 0.1), (240, 0.1)):
+        trainer.step = step
+        assert trainer.exploration_epsilon() == pytest.approx(expected)
+    constant = Trainer(tiny_config(tiny_clips, tmp_path / "run2", explore_epsilon=0.2))
+    constant.step = 200
+    assert constant.exploration_epsilon() == 0.2

@@ -70,6 +70,12 @@ class RunSettings:
     """After warm-up, ez-greedy: at each agent decision outside a random hold, start a
     uniformly random action held for a geometric number of steps (mean
     explore_mean_hold) with this probability (0 = the learner's own play only)."""
+    explore_epsilon_final: float | None = None
+    """If set, explore_epsilon decays linearly to this value over explore_decay_steps agent
+    steps after the warm-up (IQ-Learn's and DQN's decaying epsilon-greedy with
+    explore_mean_hold 1); None keeps explore_epsilon for the whole run."""
+    explore_decay_steps: int | None = None
+    """Agent steps of the decay (None: the rest of the budget)."""
     action_repeat: int = 1
     """Hold each agent action for this many env steps; the clips are then decoded at the
     same lower rate, so an expert pair spans the same time as one agent step."""

@@ -412,6 +412,9 @@ class Trainer:
         n = len(z)
         if self.step < self.cfg.learning_starts:
             return np.array([w(lambda: 0) for w in self.warmup[:n]], dtype=np.int64)
+        epsilon = self.exploration_epsilon()
+        for explorer in self.ez_greedy:
+            explorer.epsilon = epsilon
         chosen: list[np.ndarray] = []
 
         def learner_choice(i: int) -> int:
@@ -421,6 +424,16 @@ class Trainer:
 
         return np.array([e(lambda i=i: learner_choice(i)) for i, e in
                          enumerate(self.ez_greedy[:n])], dtype=np.int64)
+
+    def exploration_epsilon(self) -> float:
+        """ez-greedy's epsilon at the current step: explore_epsilon, decayed linearly to
+        explore_epsilon_final over explore_decay_steps after the warm-up when that is set."""
+        cfg = self.cfg
+        if cfg.explore_epsilon_final is None:
+            return cfg.explore_epsilon
+        span = cfg.explore_decay_steps or max(1, cfg.steps - cfg.learning_starts)
+        done = min(1.0, max(0, self.step - cfg.learning_starts) / span)
+        return cfg.explore_epsilon + done * (cfg.explore_epsilon_final - cfg.explore_epsilon)
 
     def _updates_due(self, before: int, after: int) -> int:
         """Learner updates owed for the agent steps ``before+1 .. after``: ``gradient_steps``
