@@ -122,6 +122,10 @@ CARRACING = GameSpec(
         crop=None, mask=(), size=(84, 84), grayscale=True, stack=3,
     ),
     notes="actions: 0 noop, 1 steer right, 2 steer left, 3 gas, 4 brake",
+    # the loop: 4 envs in this process, one update per 2 agent steps (notes/loop_speed.md)
+    num_envs=4,
+    vectorization="sync",
+    train_frequency=2,
 )
 
 # Atari: the standard 84x84 grey, 4-frame stack view (Mnih et al. 2015). The score
@@ -137,6 +141,11 @@ def _atari_game(name: str, env_id: str, train_steps: int = 60_000, **caps: int) 
         train_steps=train_steps,
         **caps,
         kwargs={"frameskip": 4, "repeat_action_probability": 0.25},
+        # the loop: 8 envs in this process, one update per 4 agent steps as in the DQN
+        # family's Atari agents (notes/loop_speed.md)
+        num_envs=8,
+        vectorization="sync",
+        train_frequency=4,
         options=_ATARI_OPTIONS,
         native_size=(210, 160),
         base_hz=60.0,
