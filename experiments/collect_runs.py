@@ -1,0 +1,92 @@
+"""Collect finished run folders into one results file: curves, final scores, wall time.
+
+    python -m experiments.collect_runs --runs runs/ratio/carracing-f2-s0 \\
+        runs/ratio/carracing-f1-s0 \\
+        --json results/loop_ratio_carracing.json
+
+Per run: the loop settings that differ between runs (num_envs, train_frequency,
+learner settings...), the evaluation curve (normalised score, greedy and sampled), the
+final evaluation, the reward-free checkpoint choice and its rank correlation, and the
+wall time from the run folder's first file to final.json. Writes X.json and X.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+from lfo.loop.selection import spearman
+
+
+@dataclass
+class Args:
+    runs: tuple[str, ...]
+    """Run folders (each with config.json, eval.csv, final.json)."""
+    json: str
+    """Output path (a .md is written beside it)."""
+
+
+def _eval_rows(run: Path) -> list[dict]:
+    lines = (run / "eval.csv").read_text().splitlines()
+    keys = lines[0].split(",")
+    return [dict(zip(keys, line.split(","), strict=False)) for line in lines[1:]]
+
+
+def collect(run: Path) -> dict:
+    config = json.loads((run / "config.json").read_text())
+    final = json.loads((run / "final.json").read_text())
+    rows = _eval_rows(run)
+    curve = [{"step": int(r["step"]), "greedy": float(r["greedy_score"]),
+              "sampled": float(r["sampled_score"]),
+              "state_match": float(r["state_match"]) if r.get("state_match") else None}
+             for r in rows]
+    wall = (run / "final.json").stat().st_mtime - (run / "config.json").stat().st_mtime
+    best = max(curve, key=lambda c: c["sampled"])
+    selection = final.get("selection") or {}
+    return {
+        "run": str(run), "game": final["game"], "method": final["method"],
+        "encoder": final["encoder"], "seed": config["seed"], "steps": final["steps"],
+        "num_envs": config.get("num_envs"), "train_frequency": config.get("train_frequency"),
+        "gradient_steps": config.get("gradient_steps"), "learner": config.get("learner"),
+        "batch_size": config.get("batch_size"), "explore_epsilon": config.get("explore_epsilon"),
+        "explore_epsilon_final": config.get("explore_epsilon_final"),
+        "final_greedy": final["greedy_score"], "final_sampled": final["sampled_score"],
+        "best_eval_sampled": best["sampled"], "best_eval_step": best["step"],
+        "curve": curve, "wall_minutes": wall / 60,
+        "selection": selection,
+        "selection_spearman_recomputed": spearman(
+            [-c["state_match"] for c in curve if c["state_match"] is not None],
+            [c["sampled"] for c in curve if c["state_match"] is not None]),
+    }
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| run | seed | envs | train freq | final greedy / sampled | best eval (step) "
+             "| reward-free choice: step, greedy / sampled | wall (min) | curve (sampled) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s = r["selection"]
+        choice = (f"{s['step']}: {s['greedy_score']:.2f} / {s['sampled_score']:.2f}"
+                  if s else "-")
+        curve = " ".join(f"{c['sampled']:.2f}" for c in r["curve"])
+        lines.append(f"| {Path(r['run']).name} | {r['seed']} | {r['num_envs']} | "
+                     f"{r['train_frequency']} | {r['final_greedy']:.2f} / "
+                     f"{r['final_sampled']:.2f} | {r['best_eval_sampled']:.2f} "
+                     f"({r['best_eval_step']}) | {choice} | {r['wall_minutes']:.1f} | {curve} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    args = tyro.cli(Args)
+    rows = [collect(Path(r)) for r in args.runs if (Path(r) / "final.json").is_file()]
+    out = Path(args.json)
+    out.write_text(json.dumps(rows, indent=1))
+    out.with_suffix(".md").write_text(markdown(rows))
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
