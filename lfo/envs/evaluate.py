@@ -22,6 +22,9 @@ EVAL_SEEDS = range(0, DEMO_SEED_BASE)
 
 Policy = Callable[[np.ndarray], int]
 
+#: evaluation episodes played side by side by default (each holds an env in memory)
+MAX_PARALLEL_EPISODES = 16
+
 
 @dataclass
 class EpisodeResult:
@@ -125,7 +128,7 @@ def evaluate(
     num_envs: int | None = None,
 ) -> EvalResult:
     """Run ``policy`` for one episode per seed, ``num_envs`` episodes at a time (default:
-    all of them), acting on the batch of their observations at each step; optionally keep
+    all of them, up to :data:`MAX_PARALLEL_EPISODES`), acting on the batch of their observations at each step; optionally keep
     the first episode's frames.
 
     A policy with an ``act_batch(obs_batch) -> actions`` method is called once per step
@@ -139,7 +142,7 @@ def evaluate(
     ``max_steps``: an extra cap on top of the game's own (``GameSpec.max_episode_steps``).
     """
     seeds = list(seeds)
-    width = max(1, min(len(seeds), num_envs or len(seeds)))
+    width = max(1, min(len(seeds), num_envs or MAX_PARALLEL_EPISODES))
     slots = [_Slot(make_env(game, preprocess=preprocess, observe_state=observe_state,
                             **(env_options or {}))) for _ in range(width)]
     results: list[EpisodeResult | None] = [None] * len(seeds)
