@@ -24,6 +24,7 @@ EXPECTED = {
     "audit_labels": {"--run", "--json"},
     "bench_loop": {"--env", "--videos", "--encoders", "--variants", "--measure-steps",
                    "--learning-starts", "--device", "--seed", "--json"},
+    "build_game_references": {"--videos", "--out"},
     "convert_checkpoint": {"--run"},
     "benchmark": {"--env", "--videos", "--methods", "--seeds", "--steps", "--out", "--json",
                   "--progress", "--no-progress", "--run.learner.lr", "--run.learning-starts",

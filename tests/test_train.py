@@ -209,13 +209,15 @@ def test_learning_from_video_never_reads_the_expert_actions(tiny_clips, tmp_path
                             cwd=ROOT, timeout=300)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
 
+    from lfo.data.video import scan_folder
+    from lfo.demonstrations.clips import infer_game
+
     bare = tmp_path / "bare"
     bare.mkdir()
     for clip in tiny_clips.glob("*.mp4"):
         (bare / clip.name).write_bytes(clip.read_bytes())
     assert not list(bare.glob("*.json"))
-    with pytest.raises(ValueError, match="pass --env"):
-        Trainer(tiny_config(bare, tmp_path / "b"))
+    assert infer_game(scan_folder(bare), None) == "carracing"  # without sidecars: the pictures
     summary = train(tiny_config(bare, tmp_path / "b", steps=100, env="carracing",
                                 encoder=encoder))
     assert summary["steps"] == 100 and np.isnan(summary["expert_return"])
@@ -362,7 +364,7 @@ def test_game_comes_from_the_sidecars_env_id_and_a_wrong_env_is_refused(tiny_cli
 
     folder = scan_folder(tiny_clips)
     assert infer_game(folder, None, [{"env_id": "CarRacing-v3"}] * len(folder)) == "carracing"
-    with pytest.raises(ValueError, match="--env pong but the clips .* are from carracing"):
+    with pytest.raises(ValueError, match="shows carracing .*, but --env says pong"):
         infer_game(folder, "pong")
 
 

@@ -351,6 +351,32 @@ def iter_frame_chunks(
     del reader
 
 
+def spread_indices(n_frames: int, n: int) -> np.ndarray:
+    """Up to ``n`` sorted, distinct frame indices at the centres of ``n`` equal spans of a clip
+    (never its first frame unless the clip is short: a game's first frame is often a title
+    or a zoomed-out view)."""
+    if n_frames <= 0 or n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    idx = ((np.arange(n) + 0.5) * n_frames / n).astype(np.int64)
+    return np.unique(np.minimum(idx, n_frames - 1))
+
+
+def sample_frames(
+    clip: ClipInfo, n: int, *, size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """A handful of frames spread over a clip (:func:`spread_indices`), decoded in order.
+
+    Cheap on any clip length: only those frames are decoded (sorted indices). Returns uint8
+    ``(k, height, width, 3)``, ``k <= n``, resized while decoding to ``size``.
+    """
+    indices = spread_indices(clip.n_frames, n)
+    reader, resize_to = _open_reader(clip.path, size or (clip.height, clip.width))
+    try:
+        return _fit(reader.get_batch(indices.tolist()).asnumpy(), resize_to)
+    finally:
+        del reader
+
+
 def read_clip(
     clip: ClipInfo,
     *,

@@ -109,7 +109,8 @@ class TrainConfig(RunSettings):
     videos: str
     """Folder of expert clips (searched recursively); no action labels are used."""
     env: str | None = None
-    """Game; default: the game field of the clips' sidecars (required without them)."""
+    """Game; default: the one the clips' sidecars name, else the one their pictures show
+    (checked against the pictures either way)."""
     variant: Literal["idm", "state-only"] = "idm"
     """idm (expert pairs labelled by an inverse dynamics model) or state-only."""
     method: str | None = None

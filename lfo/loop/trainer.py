@@ -89,7 +89,7 @@ class Trainer:
         self.cfg = cfg
         self.folder = scan_folder(self.videos_dir())
         metadata = clip_metadata(self.folder)  # sidecars read once
-        self.game = infer_game(self.folder, cfg.env, metadata)
+        self.game = infer_game(self.folder, cfg.env, metadata, progress=cfg.progress)
         self.spec = get_game(self.game)
         if cfg.steps is None:  # the game's own budget; config.json records the number
             cfg = self.cfg = dataclasses.replace(cfg, steps=self.spec.train_steps)
