@@ -31,6 +31,7 @@ from lfo.data.video import sample_frames, scan_folder, write_clip
 from lfo.demonstrations import game_detector as gd
 from lfo.shifts.folders import apply_video_shift
 from lfo.shifts.registry import VIDEO_SHIFTS
+from lfo.testing.other_games import record_random_ale_clip
 
 GAMES = ("carracing", "pong", "breakout")
 OTHER_GAMES = ("SpaceInvaders", "Freeway", "Seaquest", "Boxing", "Tennis", "MsPacman",
@@ -46,21 +47,7 @@ def excerpt(clip, n: int, dst: Path) -> None:
 
 def record_other(name: str, dst: Path, steps: int, seed: int = 1) -> None:
     """``steps`` frames of random play of ALE/<name>-v5."""
-    import ale_py
-    import gymnasium as gym
-
-    gym.register_envs(ale_py)
-    env = gym.make(f"ALE/{name}-v5")
-    env.reset(seed=seed)
-    env.action_space.seed(seed)
-    frames = []
-    for _ in range(steps):
-        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        frames.append(obs)
-        if terminated or truncated:
-            env.reset()
-    env.close()
-    write_clip(dst, np.stack(frames), 15.0)
+    record_random_ale_clip(f"ALE/{name}-v5", dst, steps, seed)
 
 
 def synthetic(dst: Path) -> None:

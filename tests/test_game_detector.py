@@ -23,6 +23,7 @@ from lfo.data.video import sample_frames, scan_folder, write_clip
 from lfo.demonstrations import game_detector as gd
 from lfo.demonstrations.clips import infer_game
 from lfo.envs.games import GAMES
+from lfo.testing.other_games import record_random_ale_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT / "videos"
@@ -37,21 +38,7 @@ def _excerpt(src: Path, dst: Path, n: int = 24) -> Path:
 
 def _record_other_game(env_id: str, dst: Path, steps: int = 120) -> Path:
     """Random play of another Atari game (not one the library supports)."""
-    import ale_py
-    import gymnasium as gym
-
-    gym.register_envs(ale_py)
-    env = gym.make(env_id)
-    env.reset(seed=1)
-    env.action_space.seed(1)
-    frames = []
-    for _ in range(steps):
-        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        frames.append(obs)
-        if terminated or truncated:
-            env.reset()
-    env.close()
-    return write_clip(dst, np.stack(frames), 15.0)
+    return record_random_ale_clip(env_id, dst, steps)
 
 
 @pytest.fixture(scope="module")

@@ -128,8 +128,8 @@ def evaluate(
     num_envs: int | None = None,
 ) -> EvalResult:
     """Run ``policy`` for one episode per seed, ``num_envs`` episodes at a time (default:
-    all of them, up to :data:`MAX_PARALLEL_EPISODES`), acting on the batch of their observations at each step; optionally keep
-    the first episode's frames.
+    all of them, up to :data:`MAX_PARALLEL_EPISODES`), acting on the batch of their
+    observations at each step; optionally keep the first episode's frames.
 
     A policy with an ``act_batch(obs_batch) -> actions`` method is called once per step
     for all running episodes (one encoder call); a plain callable once per observation.
