@@ -28,6 +28,9 @@ def tiny_config(videos: Path, out: Path, **overrides) -> TrainConfig:
         final_eval_episodes=1, random_episodes=1, checkpoint_every=80, max_episode_steps=40,
         log_every=40,
         progress=False, encoder="pixels-carracing",
+        # one env, one update per step: the step-by-step loop these tests pin down (the
+        # vector loop's own tests are in test_vector_loop.py)
+        num_envs=1, train_frequency=1,
     )
     return TrainConfig(**{**base, **overrides})
 
@@ -97,7 +100,7 @@ def test_ez_greedy_drives_play_after_warm_up_and_its_state_is_checkpointed(tiny_
     the action); the explorer's generator is saved and restored with the run."""
     trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", steps=120,
                                   explore_epsilon=1.0, explore_mean_hold=4.0))
-    explorer, calls = trainer.ez_greedy, {"decisions": 0, "learner": 0}
+    explorer, calls = trainer.ez_greedy[0], {"decisions": 0, "learner": 0}
 
     class Spy:  # counts the training-play decisions and how many the learner made
         def __call__(self, learner_action):
@@ -108,7 +111,7 @@ def test_ez_greedy_drives_play_after_warm_up_and_its_state_is_checkpointed(tiny_
         def __getattr__(self, name):
             return getattr(explorer, name)
 
-    trainer.ez_greedy = Spy()
+    trainer.ez_greedy = [Spy()]
     fresh = EzGreedy(5, 1.0, 4.0, seed=(0, 2)).rng.bit_generator.state
     trainer.run()
     assert calls == {"decisions": 120 - 80, "learner": 0}
@@ -117,7 +120,7 @@ def test_ez_greedy_drives_play_after_warm_up_and_its_state_is_checkpointed(tiny_
     assert explorer.rng.bit_generator.state != fresh
     resumed = Trainer(load_run_config(tmp_path / "run", progress=False))
     resumed.load_checkpoint()
-    assert resumed.ez_greedy.rng.bit_generator.state == explorer.rng.bit_generator.state
+    assert resumed.ez_greedy[0].rng.bit_generator.state == explorer.rng.bit_generator.state
 
 
 @pytest.mark.slow
@@ -147,7 +150,9 @@ def test_action_repeat_decodes_the_clips_at_the_agents_rate(tiny_clips, tmp_path
     # capped episodes, which is warned about)
     assert not [w for w in caught if "resampled" in str(w.message)]
     assert [w for w in caught if "capped or partial" in str(w.message)]
-    assert trainer.control_hz == 25.0 and trainer.env.metadata["control_hz"] == 25.0
+    envs = trainer.make_envs()
+    assert trainer.control_hz == 25.0 and envs.envs[0].metadata["control_hz"] == 25.0
+    envs.close()
     assert len(trainer.expert) == 2 * (30 - 1)  # 61 frames at 50 Hz -> 30 at 25 Hz, per clip
     summary = trainer.run()
     assert summary["steps"] == 80 and summary["env_steps"] == 160
@@ -267,8 +272,10 @@ def test_privileged_state_run_is_marked_and_reads_the_simulator(tiny_clips, tmp_
     states, _ = clip_states(sorted(tiny_clips.glob("*.mp4"))[0], "carracing")
     # the first expert pair is the first clip's first two states, normalised
     assert np.allclose(trainer.expert.obs[0], trainer.normalizer(states[0]), atol=1e-5)
-    obs, _ = trainer.env.reset(seed=0)
-    assert obs.shape == (len(CARRACING_STATE_NAMES),)
+    envs = trainer.make_envs()
+    obs, _ = envs.reset(seed=0)
+    envs.close()
+    assert obs.shape == (1, len(CARRACING_STATE_NAMES))
     summary = trainer.run()
     assert summary["privileged_state"] and "PRIVILEGED" in summary["method_label"]
     assert summary["encoder"] == "state-carracing"
@@ -340,7 +347,7 @@ def test_first_checkpoint_comes_early_and_warmup_draws_survive_resume(tiny_clips
     cut.run()
     resumed = Trainer(load_run_config(tmp_path / "cut", steps=60, progress=False))
     resumed.load_checkpoint()
-    assert resumed.warmup.rng.bit_generator.state == cut.warmup.rng.bit_generator.state
+    assert resumed.warmup[0].rng.bit_generator.state == cut.warmup[0].rng.bit_generator.state
 
 
 def test_random_floor_is_measured_in_the_agents_world(tiny_clips, tmp_path, monkeypatch):
