@@ -30,7 +30,7 @@ def tiny_config(videos: Path, out: Path, **overrides) -> TrainConfig:
         progress=False, encoder="pixels-carracing",
         # one env, one update per step: the step-by-step loop these tests pin down (the
         # vector loop's own tests are in test_vector_loop.py)
-        num_envs=1, train_frequency=1,
+        num_envs=1, train_frequency=1, vectorization="sync",
     )
     return TrainConfig(**{**base, **overrides})
 
