@@ -12,6 +12,7 @@ wall time from the run folder's first file to final.json. Writes X.json and X.md
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +31,8 @@ class Args:
 
 
 def _eval_rows(run: Path) -> list[dict]:
-    lines = (run / "eval.csv").read_text().splitlines()
-    keys = lines[0].split(",")
-    return [dict(zip(keys, line.split(","), strict=False)) for line in lines[1:]]
+    with open(run / "eval.csv", newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def collect(run: Path) -> dict:

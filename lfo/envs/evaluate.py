@@ -66,30 +66,6 @@ class EvalResult:
         }
 
 
-def run_episode(
-    env, policy: Policy, *, seed: int, max_steps: int | None = None, record: bool = False
-) -> EpisodeResult:
-    """Play one episode of ``env`` (a :func:`lfo.envs.games.make_env` env) from ``seed``.
-
-    With ``record`` the native RGB frames (``info["frame"]``) are kept for a video.
-    """
-    obs, info = env.reset(seed=seed)
-    frames = [info["frame"]] if record else None
-    total, steps, first = 0.0, 0, []
-    done = False
-    while not done:
-        action = int(policy(obs))
-        if len(first) < 10:
-            first.append(action)
-        obs, reward, terminated, truncated, info = env.step(action)
-        total += float(reward)
-        steps += 1
-        if record:
-            frames.append(info["frame"])
-        done = terminated or truncated or (max_steps is not None and steps >= max_steps)
-    return EpisodeResult(seed, total, steps, first, np.stack(frames) if record else None)
-
-
 def act_batch(policy: Policy, obs: np.ndarray) -> np.ndarray:
     """Actions for a batch of observations: the policy's own ``act_batch`` when it has one
     (one encoder call for the batch), else one call per observation."""
