@@ -155,8 +155,7 @@ def clip_features(
     pre = preprocess or get_game(game).preprocess
     if cache_dir is None:
         return compute_clip_features(clip, encoder, game, preprocess=pre, control_hz=control_hz)
-    key = cache_key(file_digest(clip.path), encoder.spec.id, game, pre, control_hz)
-    path = Path(cache_dir) / f"{Path(clip.path).stem}-{key}.npz"
+    path, key = cache_file(clip, encoder, game, cache_dir, preprocess=pre, control_hz=control_hz)
     if path.exists():
         feats = _read_cache(path, key, encoder.spec.feature_dim)
         if feats is not None:
@@ -167,6 +166,26 @@ def clip_features(
     # a file handle: np.savez would append ".npz" to a name
     atomic_write(path, lambda f: np.savez(f, features=feats, key=key, checksum=checksum))
     return feats
+
+
+def cache_file(
+    clip: ClipInfo, encoder, game: str, cache_dir: Path = DEFAULT_CACHE, *,
+    preprocess: Preprocess | None = None, control_hz: float | None = None,
+) -> tuple[Path, str]:
+    """Where :func:`clip_features` keeps a clip's features, and the key the file must carry."""
+    pre = preprocess or get_game(game).preprocess
+    key = cache_key(file_digest(clip.path), encoder.spec.id, game, pre, control_hz)
+    return Path(cache_dir) / f"{Path(clip.path).stem}-{key}.npz", key
+
+
+def has_cached_features(
+    clip: ClipInfo, encoder, game: str, cache_dir: Path = DEFAULT_CACHE, *,
+    preprocess: Preprocess | None = None, control_hz: float | None = None,
+) -> bool:
+    """Whether the cache holds a sound copy of this clip's features (no decoding)."""
+    path, key = cache_file(clip, encoder, game, cache_dir, preprocess=preprocess,
+                           control_hz=control_hz)
+    return path.exists() and _read_cache(path, key, encoder.spec.feature_dim) is not None
 
 
 def encoder_view(encoder, game: str) -> Preprocess:

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: the flow, bottom first: a module may import from its own folder and the ones before it
 LAYERS = ("lfo.data", "lfo.envs", "lfo.demonstrations", "lfo.algorithms", "encoders",
-          "lfo.shifts", "lfo.loop", "lfo.analysis", "lfo.testing", "lfo.cli")
+          "lfo.shifts", "lfo.loop", "lfo.scaling", "lfo.analysis", "lfo.testing", "lfo.cli")
 
 #: imported inside functions on purpose: the learning path must be able to run without it
 CALL_TIME_ONLY = {"lfo.demonstrations.labels"}

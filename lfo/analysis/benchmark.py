@@ -6,30 +6,39 @@ normaliser, replay, evaluation seeds and env-step budget ``steps``); only
 ``steps`` are gradient updates, reported as such.
 
 Outputs in ``out``: one run folder per ``<method>-s<seed>`` (its own logs and plots),
-``results.json`` (one row per run), ``results.md`` (the table: normalised score and
-return mean +- std over seeds, greedy and sampled, env steps, wall time, plus the random
-policy as floor and the expert's recorded return as ceiling) and ``learning_curves.png``
-(all methods, mean over seeds with a +- std band). A run whose ``final.json`` exists is
-not run again; one with a checkpoint but no ``final.json`` (killed) resumes from it.
+``results.json`` (one row per run; with Ray, the node that ran it), ``results.md`` (the
+table: normalised score and return mean +- std over seeds, greedy and sampled, env steps,
+wall time, plus the random policy as floor and the expert's recorded return as ceiling)
+and ``learning_curves.png`` (all methods, mean over seeds with a +- std band). A run whose
+``final.json`` exists is not run again; one with a checkpoint but no ``final.json``
+(killed) resumes from it. Runs go one after another in this process, or as Ray tasks
+(``--executor ray``) side by side on this machine or a cluster; a run's numbers do not
+depend on which.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import torch
+from tqdm import tqdm
 
 from lfo.algorithms.methods import ORACLE_NOTE, get_method
 from lfo.loop import plots
 from lfo.loop.config import RunSettings, TrainConfig, load_run_config
+from lfo.loop.logs import say
 from lfo.loop.trainer import train
+from lfo.scaling.ray_cluster import import_ray, ray_session, run_tasks
 
 DEFAULT_METHODS = ("iq-idm", "iq-state-only", "bco", "gaifo", "oracle-bc", "oracle-iq")
 
@@ -59,7 +68,21 @@ class BenchmarkConfig:
     """Every other training setting, the same for every run (see scripts/train_lfo.py
     --help): --run.learner.lr 1e-3, --run.learning-starts 500, --run.eval-every 5000 ..."""
     progress: bool = True
-    """Progress bars of the runs."""
+    """Progress bars of the runs (with --executor ray: one bar over the runs)."""
+    executor: Literal["local", "ray"] = "local"
+    """Where the runs go: one after another in this process (local), or each (method, seed)
+    run a Ray task, side by side on this machine or a cluster (ray; needs
+    pip install 'lfo[ray]')."""
+    ray_address: str | None = None
+    """With --executor ray: join the cluster at this address (host:port of a head started
+    with `ray start --head`, or auto); without it a Ray instance is started on this
+    machine and stopped at the end. Clips, run folders and the project must be on storage
+    every node mounts at the same path."""
+    cpus_per_run: int = 1
+    """Cores per run: torch's thread count in every run under both executors (the same
+    threads give the same numbers) and each Ray task's CPU request."""
+    gpus_per_run: float | None = None
+    """Each Ray task's GPU request; default 1 with --run.device cuda, else 0."""
 
     @property
     def out_dir(self) -> Path:
@@ -74,35 +97,122 @@ def run_benchmark(
     cfg: BenchmarkConfig, command: str = "", json_path: Path | None = None
 ) -> list[dict[str, Any]]:
     """Run (or reuse) every (method, seed) and write the table, the plot and the JSON
-    (also to json_path, default cfg.json)."""
+    (also to json_path, default cfg.json).
+
+    With ``cfg.executor == "ray"`` the unfinished runs are Ray tasks side by side (on this
+    machine, or the cluster at ``cfg.ray_address``); the outputs are written as each run
+    ends, in the config's order. A run that fails does not stop the others: the error
+    names every failed run once all have ended (their checkpoints stay, so the next call
+    resumes them)."""
     if json_path is None and cfg.json is not None:
         json_path = Path(cfg.json)
-
     for name in cfg.methods:
         get_method(name)  # fail before any run on a typo
+    if cfg.cpus_per_run < 1:
+        raise ValueError(f"--cpus-per-run must be >= 1, got {cfg.cpus_per_run}")
+    if cfg.executor == "ray":
+        import_ray()  # before any run: one line if it is missing
     out = cfg.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    for name in cfg.methods:
-        for seed in cfg.seeds:
-            run_dir = out / f"{name}-s{seed}"
-            final, wall = run_dir / "final.json", run_dir / "wall_time.json"
-            if not final.is_file():
-                start = time.time()
-                if (run_dir / "checkpoint" / "state.pt").is_file():
-                    budget = {} if cfg.steps is None else {"steps": cfg.steps}
-                    run_cfg = load_run_config(run_dir, progress=cfg.progress, **budget)
-                else:
-                    shared = {f.name: getattr(cfg.run, f.name) for f in fields(RunSettings)}
-                    run_cfg = TrainConfig(
-                        **shared, videos=cfg.videos_dir, env=cfg.env, method=name,
-                        seed=seed, steps=cfg.steps, out=str(run_dir), progress=cfg.progress)
-                train(run_cfg)
-                previous = json.loads(wall.read_text())["wall_s"] if wall.is_file() else 0.0
-                wall.write_text(json.dumps({"wall_s": previous + time.time() - start}))
-            rows.append(run_row(run_dir, name, seed))
-            write_outputs(rows, out, command=command, cfg=cfg, json_path=json_path)
-    return rows
+    order = [(name, seed) for name in cfg.methods for seed in cfg.seeds]
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def record(key: tuple[str, int], row: dict[str, Any]) -> None:
+        rows[key] = row
+        done = [rows[k] for k in order if k in rows]
+        write_outputs(done, out, command=command, cfg=cfg, json_path=json_path)
+
+    jobs: list[RunJob] = []
+    for name, seed in order:
+        run_dir = out / f"{name}-s{seed}"
+        if (run_dir / "final.json").is_file():
+            record((name, seed), run_row(run_dir, name, seed))
+        else:
+            jobs.append(RunJob(name, seed, str(run_dir), cfg.steps,
+                               _new_run_config(cfg, name, seed, run_dir),
+                               progress=cfg.progress and cfg.executor == "local"))
+    if cfg.executor == "local":
+        for job in jobs:
+            record((job.method, job.seed), execute_run(job, cfg.cpus_per_run))
+    else:
+        _run_on_ray(cfg, jobs, record)
+    return [rows[k] for k in order]
+
+
+def _new_run_config(cfg: BenchmarkConfig, name: str, seed: int, run_dir: Path) -> TrainConfig:
+    shared = {f.name: getattr(cfg.run, f.name) for f in fields(RunSettings)}
+    return TrainConfig(**shared, videos=cfg.videos_dir, env=cfg.env, method=name, seed=seed,
+                       steps=cfg.steps, out=str(run_dir), progress=cfg.progress)
+
+
+def _run_on_ray(cfg: BenchmarkConfig, jobs: list[RunJob], record) -> None:
+    """Each job a Ray task with its CPUs (and a GPU with --run.device cuda)."""
+    if not jobs:
+        return
+    gpus = cfg.gpus_per_run if cfg.gpus_per_run is not None else (
+        1.0 if cfg.run.device == "cuda" else 0.0)
+    failed: list[str] = []
+    with ray_session(cfg.ray_address) as ray:
+        say(f"ray: {len(jobs)} run(s) as tasks of {cfg.cpus_per_run} CPU(s) each on "
+            f"{ray.cluster_resources().get('CPU', 0):g} CPUs "
+            f"({len(ray.nodes())} node(s))")
+        bar = tqdm(total=len(jobs), desc="runs", unit="run", disable=not cfg.progress)
+        work = [((job.method, job.seed), (job, cfg.cpus_per_run)) for job in jobs]
+        for result in run_tasks(ray, execute_run, work, num_cpus=cfg.cpus_per_run,
+                                num_gpus=gpus):
+            bar.update()
+            name, seed = result.key
+            if result.error is not None:
+                failed.append(f"{name}-s{seed}: {type(result.error).__name__}: {result.error}")
+                continue
+            record(result.key, {**result.value, "node": result.node})
+        bar.close()
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(jobs)} run(s) failed ({'; '.join(failed)}); "
+                           "the others are in the table; run the command again to resume them")
+
+
+@dataclass
+class RunJob:
+    """One (method, seed) run to train, or to resume from its checkpoint."""
+
+    method: str
+    seed: int
+    run_dir: str
+    steps: int | None
+    """The budget asked for (extends a resumed run); None: the game's."""
+    config: TrainConfig
+    """The config of a new run (a resumed one reads its own from the run folder)."""
+    progress: bool = True
+
+
+def execute_run(job: RunJob, threads: int) -> dict[str, Any]:
+    """Train (or resume) one run with ``threads`` torch threads; return its row. The same
+    function runs in this process (local) and in a Ray worker."""
+    run_dir = Path(job.run_dir)
+    wall = run_dir / "wall_time.json"
+    start = time.time()
+    with torch_threads(threads):
+        if (run_dir / "checkpoint" / "state.pt").is_file():
+            budget = {} if job.steps is None else {"steps": job.steps}
+            train(load_run_config(run_dir, progress=job.progress, **budget))
+        else:
+            train(dataclasses.replace(job.config, progress=job.progress))
+    previous = json.loads(wall.read_text())["wall_s"] if wall.is_file() else 0.0
+    wall.write_text(json.dumps({"wall_s": previous + time.time() - start}))
+    return run_row(run_dir, job.method, job.seed)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op thread count set to ``n`` for the duration (same threads, same
+    numbers, whichever executor runs the run)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def run_row(run_dir: Path, method: str, seed: int) -> dict[str, Any]:

@@ -30,18 +30,13 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-import encoders
-from encoders.clip_features import clip_features, encoder_view
-from encoders.privileged import is_privileged
-from encoders.registry import check_encoder_fits, default_encoder
 from lfo.algorithms.exploration import EzGreedy
 from lfo.algorithms.learner import resolve_device
 from lfo.algorithms.methods import Learner, build_learner, get_method
 from lfo.algorithms.oracle import expert_pair_actions  # oracles only: reads the labels on call
 from lfo.data.transitions import ExpertPairs, ReplayBuffer
-from lfo.data.video import scan_folder, write_clip
-from lfo.demonstrations.clips import clip_metadata, expert_return, infer_game, warn_on_mismatch
-from lfo.demonstrations.privileged_clips import clip_states  # privileged rung only
+from lfo.data.video import write_clip
+from lfo.demonstrations.clips import expert_return
 from lfo.envs.evaluate import (
     EVAL_SEEDS,
     EvalResult,
@@ -49,10 +44,11 @@ from lfo.envs.evaluate import (
     normalised_score,
     random_policy,
 )
-from lfo.envs.games import get_game, make_env
+from lfo.envs.games import make_env
 from lfo.envs.vector import EpisodeSeeds, make_vector_env, reset_finished
 from lfo.loop import plots
 from lfo.loop.checkpoint import read_checkpoint, write_checkpoint
+from lfo.loop.clip_source import clip_source_features, open_clips
 from lfo.loop.config import TRAIN_SEED_BASE, TrainConfig
 from lfo.loop.logs import CsvLog, drop_rows_after, say, sigterm_as_interrupt, write_rows
 from lfo.loop.policy import EncodedPolicy, FeatureNormalizer
@@ -87,32 +83,17 @@ class Trainer:
             raise ValueError(f"variant must be 'idm' or 'state-only', got {cfg.variant!r}")
         self.method = get_method(cfg.resolved_method)
         self.cfg = cfg
-        self.folder = scan_folder(self.videos_dir())
-        metadata = clip_metadata(self.folder)  # sidecars read once
-        self.game = infer_game(self.folder, cfg.env, metadata, progress=cfg.progress)
-        self.spec = get_game(self.game)
+        source = open_clips(self.videos_dir(), env=cfg.env, encoder=cfg.encoder,
+                            env_options=cfg.agent_env_options(),
+                            action_repeat=cfg.action_repeat, progress=cfg.progress)
+        self.folder, metadata, self.game = source.folder, source.metadata, source.game
+        self.spec, self.encoder, self.view = source.spec, source.encoder, source.view
+        self.privileged, self.control_hz = source.privileged, source.control_hz
         if cfg.steps is None:  # the game's own budget; config.json records the number
             cfg = self.cfg = dataclasses.replace(cfg, steps=self.spec.train_steps)
         self.out = cfg.resolved_out(self.game)
-        warn_on_mismatch(self.folder, self.game, cfg.action_repeat)
         self.env_options = cfg.agent_env_options()
-        self.control_hz = self.spec.control_hz(self.env_options)
-        self.encoder = encoders.load(cfg.encoder or default_encoder(self.game))
-        check_encoder_fits(self.encoder, self.game)
-        self.privileged = is_privileged(self.encoder)
-        self.view = encoder_view(self.encoder, self.game)
-        if self.privileged:  # PRIVILEGED REFERENCE (ideal encoder): the simulator's state
-            feats = [
-                clip_states(c.path, self.game, control_hz=self.control_hz)[0]
-                for c in tqdm(self.folder.clips, desc="replaying expert states",
-                              disable=not cfg.progress)
-            ]
-        else:
-            feats = [
-                clip_features(c, self.encoder, self.game, preprocess=self.view,
-                              control_hz=self.control_hz)
-                for c in tqdm(self.folder.clips, desc="encoding clips", disable=not cfg.progress)
-            ]
+        feats = clip_source_features(source, progress=cfg.progress)
         self.normalizer = FeatureNormalizer.fit(np.concatenate(feats))
         self.expert = ExpertPairs.from_clips([self.normalizer(f) for f in feats])
         if self.method.uses_expert_actions:  # ORACLES ONLY: the recorded expert actions
