@@ -170,5 +170,6 @@ def test_ray_workers_write_the_local_cache(tiny_clips, tmp_path, capsys):
         assert "2 clip(s) encoded" in capsys.readouterr().out
         caches[executor] = {p.name: np.load(p)["features"] for p in cache.glob("*.npz")}
     assert sorted(caches["local"]) == sorted(caches["ray"]) and len(caches["ray"]) == 2
-    for name, feats in caches["local"].items():
-        np.testing.assert_array_equal(feats, caches["ray"][name])
+    for name, feats in caches["local"].items():  # equal up to float32 rounding (the two
+        # executors may run the CNN on different thread counts)
+        np.testing.assert_allclose(feats, caches["ray"][name], rtol=1e-4, atol=1e-5)

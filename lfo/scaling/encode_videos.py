@@ -49,8 +49,9 @@ class EncodeConfig:
     workers: int | None = None
     """With --executor ray: encoder workers; default: as many as the cluster has CPUs
     (divided by --threads-per-worker)."""
-    threads_per_worker: int = 1
-    """torch threads (and Ray CPUs) of each Ray worker."""
+    threads_per_worker: int | None = None
+    """torch threads of each worker (and each Ray worker's CPU request); default: 1 for Ray
+    workers, torch's own for the local process."""
     cache: str = str(DEFAULT_CACHE)
     """The feature cache (the trainer's is .cache/features under the working directory)."""
     progress: bool = True
@@ -122,18 +123,19 @@ def encode_videos(cfg: EncodeConfig) -> EncodeReport:
     clips = list(source.folder.clips)
     bar = tqdm(total=len(clips), desc="encoding clips", unit="clip", disable=not cfg.progress)
     if cfg.executor == "local":
-        worker = ClipEncoderWorker(*args)
+        worker = ClipEncoderWorker(*args, cfg.threads_per_worker)
         results = (worker.encode(c) for c in clips)
         _collect(results, report, bar)
     else:
         with ray_session(cfg.ray_address) as ray:
             from ray.util import ActorPool
 
+            threads = cfg.threads_per_worker or 1
             cpus = int(ray.cluster_resources().get("CPU", 1))
-            n = cfg.workers or max(1, cpus // cfg.threads_per_worker)
+            n = cfg.workers or max(1, cpus // threads)
             report.workers = n = max(1, min(n, len(clips)))
-            actor = ray.remote(num_cpus=cfg.threads_per_worker)(ClipEncoderWorker)
-            pool = ActorPool([actor.remote(*args, cfg.threads_per_worker) for _ in range(n)])
+            actor = ray.remote(num_cpus=threads)(ClipEncoderWorker)
+            pool = ActorPool([actor.remote(*args, threads) for _ in range(n)])
             _collect(pool.map_unordered(lambda a, c: a.encode.remote(c), clips), report, bar)
     bar.close()
     for path, reason in report.failed:  # the folder scan has warned about the skipped
