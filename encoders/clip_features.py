@@ -178,14 +178,14 @@ def cache_file(
     return Path(cache_dir) / f"{Path(clip.path).stem}-{key}.npz", key
 
 
-def has_cached_features(
+def cached_features(
     clip: ClipInfo, encoder, game: str, cache_dir: Path = DEFAULT_CACHE, *,
     preprocess: Preprocess | None = None, control_hz: float | None = None,
-) -> bool:
-    """Whether the cache holds a sound copy of this clip's features (no decoding)."""
+) -> np.ndarray | None:
+    """The clip's features if the cache holds a sound copy, else ``None`` (never decodes)."""
     path, key = cache_file(clip, encoder, game, cache_dir, preprocess=preprocess,
                            control_hz=control_hz)
-    return path.exists() and _read_cache(path, key, encoder.spec.feature_dim) is not None
+    return _read_cache(path, key, encoder.spec.feature_dim) if path.exists() else None
 
 
 def encoder_view(encoder, game: str) -> Preprocess:

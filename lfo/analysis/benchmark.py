@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
 import json
 import shutil
 import time
@@ -128,9 +127,10 @@ def run_benchmark(
         if (run_dir / "final.json").is_file():
             record((name, seed), run_row(run_dir, name, seed))
         else:
+            # under Ray the runs' own bars would interleave: one bar over the runs instead
+            progress = cfg.progress and cfg.executor == "local"
             jobs.append(RunJob(name, seed, str(run_dir), cfg.steps,
-                               _new_run_config(cfg, name, seed, run_dir),
-                               progress=cfg.progress and cfg.executor == "local"))
+                               _new_run_config(cfg, name, seed, run_dir, progress)))
     if cfg.executor == "local":
         for job in jobs:
             record((job.method, job.seed), execute_run(job, cfg.cpus_per_run))
@@ -139,10 +139,11 @@ def run_benchmark(
     return [rows[k] for k in order]
 
 
-def _new_run_config(cfg: BenchmarkConfig, name: str, seed: int, run_dir: Path) -> TrainConfig:
+def _new_run_config(cfg: BenchmarkConfig, name: str, seed: int, run_dir: Path,
+                    progress: bool) -> TrainConfig:
     shared = {f.name: getattr(cfg.run, f.name) for f in fields(RunSettings)}
     return TrainConfig(**shared, videos=cfg.videos_dir, env=cfg.env, method=name, seed=seed,
-                       steps=cfg.steps, out=str(run_dir), progress=cfg.progress)
+                       steps=cfg.steps, out=str(run_dir), progress=progress)
 
 
 def _run_on_ray(cfg: BenchmarkConfig, jobs: list[RunJob], record) -> None:
@@ -182,8 +183,8 @@ class RunJob:
     steps: int | None
     """The budget asked for (extends a resumed run); None: the game's."""
     config: TrainConfig
-    """The config of a new run (a resumed one reads its own from the run folder)."""
-    progress: bool = True
+    """The config of a new run (a resumed one reads its own from the run folder, with
+    this one's progress setting)."""
 
 
 def execute_run(job: RunJob, threads: int) -> dict[str, Any]:
@@ -195,9 +196,9 @@ def execute_run(job: RunJob, threads: int) -> dict[str, Any]:
     with torch_threads(threads):
         if (run_dir / "checkpoint" / "state.pt").is_file():
             budget = {} if job.steps is None else {"steps": job.steps}
-            train(load_run_config(run_dir, progress=job.progress, **budget))
+            train(load_run_config(run_dir, progress=job.config.progress, **budget))
         else:
-            train(dataclasses.replace(job.config, progress=job.progress))
+            train(job.config)
     previous = json.loads(wall.read_text())["wall_s"] if wall.is_file() else 0.0
     wall.write_text(json.dumps({"wall_s": previous + time.time() - start}))
     return run_row(run_dir, job.method, job.seed)

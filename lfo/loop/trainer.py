@@ -83,8 +83,9 @@ class Trainer:
             raise ValueError(f"variant must be 'idm' or 'state-only', got {cfg.variant!r}")
         self.method = get_method(cfg.resolved_method)
         self.cfg = cfg
+        self.env_options = cfg.agent_env_options()
         source = open_clips(self.videos_dir(), env=cfg.env, encoder=cfg.encoder,
-                            env_options=cfg.agent_env_options(),
+                            env_options=self.env_options,
                             action_repeat=cfg.action_repeat, progress=cfg.progress)
         self.folder, metadata, self.game = source.folder, source.metadata, source.game
         self.spec, self.encoder, self.view = source.spec, source.encoder, source.view
@@ -92,7 +93,6 @@ class Trainer:
         if cfg.steps is None:  # the game's own budget; config.json records the number
             cfg = self.cfg = dataclasses.replace(cfg, steps=self.spec.train_steps)
         self.out = cfg.resolved_out(self.game)
-        self.env_options = cfg.agent_env_options()
         feats = clip_source_features(source, progress=cfg.progress)
         self.normalizer = FeatureNormalizer.fit(np.concatenate(feats))
         self.expert = ExpertPairs.from_clips([self.normalizer(f) for f in feats])

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 import encoders
-from encoders.clip_features import DEFAULT_CACHE, clip_features, has_cached_features
+from encoders.clip_features import DEFAULT_CACHE, cached_features, clip_features
 from encoders.registry import default_encoder
 from lfo.data.preprocess import Preprocess
 from lfo.data.video import ClipInfo
@@ -99,9 +99,11 @@ class ClipEncoderWorker:
         """(clip path, frames, was cached, error or None)."""
         try:
             settings = dict(preprocess=self.view, control_hz=self.control_hz)
-            hit = has_cached_features(clip, self.encoder, self.game, self.cache, **settings)
+            feats = cached_features(clip, self.encoder, self.game, self.cache, **settings)
+            if feats is not None:
+                return str(clip.path), len(feats), True, None
             feats = clip_features(clip, self.encoder, self.game, self.cache, **settings)
-            return str(clip.path), len(feats), hit, None
+            return str(clip.path), len(feats), False, None
         except Exception as exc:  # a clip that fails to decode must not end the pass
             return str(clip.path), 0, False, f"{type(exc).__name__}: {exc}"
 
@@ -118,7 +120,8 @@ def encode_videos(cfg: EncodeConfig) -> EncodeReport:
         raise ValueError(f"encoder {source.encoder.spec.name} reads the simulator's state, "
                          "replayed when a run starts: there is nothing to encode ahead")
     report = EncodeReport(skipped=[(str(s.path), s.reason) for s in source.folder.skipped])
-    encoder = _portable_encoder_name(cfg.encoder, source.game)
+    # a registry name, or a checkpoint path that the workers read from the same directory
+    encoder = cfg.encoder or default_encoder(source.game)
     args = (os.getcwd(), encoder, source.game, source.view, source.control_hz, cfg.cache)
     clips = list(source.folder.clips)
     bar = tqdm(total=len(clips), desc="encoding clips", unit="clip", disable=not cfg.progress)
@@ -153,11 +156,3 @@ def _collect(results, report: EncodeReport, bar) -> None:
             report.cached += hit
             report.encoded += not hit
         bar.update()
-
-
-def _portable_encoder_name(requested: str | None, game: str) -> str:
-    """The encoder as a worker can load it: a registry name, or a checkpoint's absolute
-    path."""
-    if requested is not None and Path(requested).exists():
-        return str(Path(requested).resolve())
-    return requested or default_encoder(game)

@@ -33,10 +33,10 @@ def import_ray():
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[Any]:
+def ray_session(address: str | None = None) -> Iterator[Any]:
     """Connected to Ray for the duration: the cluster at ``address`` (``auto``, or
-    ``host:port`` of a head started with ``ray start --head``), else a new one on this
-    machine with ``num_cpus`` (default: all cores), shut down on exit.
+    ``host:port`` of a head started with ``ray start --head``), else a new one on every
+    core of this machine, shut down on exit.
 
     Usage statistics are off and no dashboard is started (nothing here reaches the
     internet)."""
@@ -45,10 +45,7 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
     if ray.is_initialized():  # a caller (or a test) already connected: use that
         yield ray
         return
-    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True}
-    if address is None:
-        kwargs["num_cpus"] = num_cpus
-    ray.init(address=address, **kwargs)
+    ray.init(address=address, include_dashboard=False, log_to_driver=True)
     try:
         yield ray
     finally:
