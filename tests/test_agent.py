@@ -238,3 +238,24 @@ def test_hard_target_copies_happen_every_interval_and_only_then():
     agent.update(batch, batch)
     assert all(torch.equal(a, b) for a, b in zip(agent.q.parameters(),
                                                  agent.q_target.parameters(), strict=True))
+
+
+def test_absorbing_value_learns_only_when_enabled_and_survives_a_checkpoint(tmp_path):
+    expert, batch = make_batches()  # the expert batch has terminals
+    plain = SoftQAgent(SoftQConfig(obs_dim=5, n_actions=3, hidden=(8,), variant="actions",
+                                   seed=5))
+    absorbing = SoftQAgent(SoftQConfig(obs_dim=5, n_actions=3, hidden=(8,),
+                                       variant="actions", seed=5, absorbing=True))
+    for _ in range(5):
+        d_plain, d_abs = plain.update(expert, batch), absorbing.update(expert, batch)
+    assert "v_absorbing" not in d_plain and float(plain.absorbing_reward) == 0.0
+    assert float(absorbing.absorbing_reward) != 0.0
+    assert d_abs["v_absorbing"] == pytest.approx(
+        float(absorbing.absorbing_reward) / (1 - absorbing.config.gamma), rel=0.2)
+    absorbing.save(tmp_path / "agent.pt")
+    loaded = SoftQAgent.load(tmp_path / "agent.pt")
+    assert float(loaded.absorbing_reward) == float(absorbing.absorbing_reward)
+    # the optimiser holds it too: the next update is identical
+    assert loaded.update(expert, batch)["loss"] == pytest.approx(
+        absorbing.update(expert, batch)["loss"])
+    assert float(loaded.absorbing_reward) == pytest.approx(float(absorbing.absorbing_reward))

@@ -251,3 +251,46 @@ def test_label_cross_entropy_by_hand():
     q_var = q[:1].clone().requires_grad_(True)
     iq.label_cross_entropy(q_var, torch.tensor([1]), alpha=0.5).backward()
     assert torch.allclose(q_var.grad, torch.tensor([[0.1, -0.1]]))
+
+
+def test_absorbing_state_by_hand():
+    # expert sample 2 and agent sample 1 are terminal; V(s_abs) = 2, gamma = 0.5:
+    # both terminal targets become gamma * V(s_abs) = 1 -> y_E = [1, 1], y_A = [1, 3]
+    # r_abs = V - gamma V = 1; each half gains one absorbing sample (a mean over 3)
+    # expert actions [1, 0]: r_E = [log3 - 1, log2 - 1] = [0.098612, -0.306853]
+    # expert term = -(0.098612 - 0.306853 + 1) / 3 = -0.263920
+    # chi2 = 1/2 ((0.009724 + 0.094159 + 1) / 3 + (0.009724 + 9 + 1) / 3) = 1.852268
+    # value = 1/2 ((2 (log4 - 1) + 1) / 3 + (log4 - 1 + log2 - 3 + 1) / 3) = 0.142005
+    v_abs = torch.tensor(2.0, requires_grad=True)
+    loss, d = loss_of(variant="actions", expert_action=torch.tensor([1, 0]),
+                      done_a=torch.tensor([1.0, 0.0]), absorbing_value=v_abs)
+    assert d["expert_term"] == pytest.approx(-0.263920, abs=1e-5)
+    assert d["chi2_term"] == pytest.approx(1.852268, abs=1e-5)
+    assert d["value_term"] == pytest.approx(0.142005, abs=1e-5)
+    assert float(loss.detach()) == pytest.approx(1.730353, abs=1e-5)
+    assert d["v_absorbing"] == 2.0
+    # d/dV: expert -1/3, chi2 1/2 (2/3 + 2/3), value 1/2 (1/3 + 1/3) -> 2/3
+    (grad,) = torch.autograd.grad(loss, v_abs)
+    assert float(grad) == pytest.approx(2 / 3, abs=1e-6)
+
+
+def test_absorbing_state_without_terminals_is_the_plain_loss():
+    kw = dict(variant="actions", expert_action=torch.tensor([1, 0]),
+              done_e=torch.tensor([0.0, 0.0]))
+    plain, _ = loss_of(**kw)
+    absorbing, _ = loss_of(**kw, absorbing_value=torch.tensor(-7.0, requires_grad=True))
+    assert float(absorbing) == pytest.approx(float(plain), abs=1e-6)
+
+
+def test_absorbing_state_reached_by_the_agent_only_settles_below_play():
+    # only the agent terminates: the loss is stationary in V(s_abs) where its reward per
+    # step is -2 alpha_chi (chi2_alpha 0.25, gamma 0.5 -> V = -0.5 / 0.5 = -1)
+    def grad_at(value: float) -> float:
+        v_abs = torch.tensor(value, requires_grad=True)
+        loss, _ = loss_of(variant="actions", expert_action=torch.tensor([1, 0]),
+                          done_e=torch.tensor([0.0, 0.0]), done_a=torch.tensor([1.0, 1.0]),
+                          absorbing_value=v_abs)
+        return float(torch.autograd.grad(loss, v_abs)[0])
+
+    assert grad_at(-1.0) == pytest.approx(0.0, abs=1e-6)
+    assert grad_at(0.0) > 0 > grad_at(-2.0)  # gradient descent moves it to -1 from both sides

@@ -69,6 +69,10 @@ class SoftQConfig:
     """Weight of a cloning term on the expert batch's action labels
     (:func:`lfo.algorithms.iq.label_cross_entropy`; the IDM's labels for ``idm``);
     0 disables it. Needs labels: not with ``state-only``."""
+    absorbing: bool = False
+    """Terminal transitions enter a learned absorbing state (DAC's) instead of a state
+    worth 0 (:func:`lfo.algorithms.iq.absorbing_terms`): IQ gives the agent's states
+    negative rewards, and with V(terminal) = 0 ending an episode early looks good."""
     seed: int | None = None
     """Seeds the network initialisation and action sampling."""
 
@@ -106,7 +110,12 @@ class SoftQAgent:
             nn.init.zeros_(self.q[-1].weight)
             nn.init.zeros_(self.q[-1].bias)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.lr)
+        # the absorbing state's value, learned as its reward per step (V = r / (1 - gamma)):
+        # in these units Adam moves it as fast as any Q weight moves a reward
+        self.absorbing_reward = nn.Parameter(torch.zeros((), device=self.device))
+        params = list(self.q.parameters()) + ([self.absorbing_reward] if config.absorbing
+                                              else [])
+        self.optimizer = torch.optim.Adam(params, lr=config.lr)
         self.rng = np.random.default_rng(config.seed)
         self.updates = 0
 
@@ -115,6 +124,7 @@ class SoftQAgent:
         self.device = torch.device(device)
         self.q.to(self.device)
         self.q_target.to(self.device)
+        self.absorbing_reward.data = self.absorbing_reward.data.to(self.device)
         move_optimizer_state(self.optimizer, self.device)
 
     # ---- acting -----------------------------------------------------------------
@@ -189,6 +199,7 @@ class SoftQAgent:
             agent_chi2_weight=cfg.agent_chi2_weight,
             detach_policy=cfg.detach_policy,
             state_only_chi2=cfg.state_only_chi2,  # type: ignore[arg-type]
+            absorbing_value=self.absorbing_value() if cfg.absorbing else None,
         )
         if cfg.grad_penalty > 0:
             mix = torch.from_numpy(self.rng.random(min(n_e, len(agent)))).to(self.device)
@@ -203,6 +214,10 @@ class SoftQAgent:
             diagnostics["bc_term"] = float(cloning.detach())
             diagnostics["loss"] = float(loss.detach())
         return loss, diagnostics
+
+    def absorbing_value(self) -> Tensor:
+        """V(s_abs) (with gradient): the learned reward per step over 1 - gamma."""
+        return self.absorbing_reward / (1.0 - self.config.gamma)
 
     def update(self, expert: Transitions, agent: Transitions) -> dict[str, float]:
         """One gradient step on the IQ loss, then a Polyak target update; returns diagnostics."""
@@ -223,7 +238,8 @@ class SoftQAgent:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.grad_clip > 0:
-            norm = nn.utils.clip_grad_norm_(self.q.parameters(), self.config.grad_clip)
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            norm = nn.utils.clip_grad_norm_(params, self.config.grad_clip)
             diagnostics["grad_norm"] = float(norm)
         self.optimizer.step()
         self._polyak()
@@ -253,6 +269,7 @@ class SoftQAgent:
                 "q_target": self.q_target.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "updates": self.updates,
+                "absorbing_reward": self.absorbing_reward.detach().cpu(),
             },
             path,
         )
@@ -271,6 +288,8 @@ class SoftQAgent:
         agent.q_target.load_state_dict(state["q_target"])
         agent.optimizer.load_state_dict(state["optimizer"])
         agent.updates = int(state["updates"])
+        if "absorbing_reward" in state:  # checkpoints from before the absorbing state lack it
+            agent.absorbing_reward.data.copy_(state["absorbing_reward"])
         return agent
 
 

@@ -108,6 +108,7 @@ def iq_loss(
     agent_chi2_weight: float = 1.0,
     detach_policy: bool = True,
     state_only_chi2: StateOnlyChi2 = "policy",
+    absorbing_value: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     """Online chi^2 IQ-Learn loss (to minimise over Q) and its diagnostics.
 
@@ -129,6 +130,9 @@ def iq_loss(
         detach_policy: state-only: treat pi(a|s) in E_pi[Q(s, a)] as a constant.
         state_only_chi2: state-only: "policy" uses E_{a~pi}[r^2] for expert samples
             (default, see below); "mean" uses (E_{a~pi}[r])^2.
+        absorbing_value: None (a terminal next state is worth 0) or V(s_abs), a scalar
+            with gradient: the value of an absorbing state that every terminal transition
+            enters and never leaves (see :func:`absorbing_terms`).
 
     Returns:
         The scalar loss and a dict of float diagnostics (implicit rewards, values,
@@ -139,8 +143,12 @@ def iq_loss(
     if chi2_alpha <= 0:
         raise ValueError(f"chi2_alpha must be > 0, got {chi2_alpha}")
 
-    y_expert = next_value_target(next_v_expert, done_expert, gamma)
-    y_agent = next_value_target(next_v_agent, done_agent, gamma)
+    if absorbing_value is None:
+        y_expert = next_value_target(next_v_expert, done_expert, gamma)
+        y_agent = next_value_target(next_v_agent, done_agent, gamma)
+    else:
+        y_expert = absorbing_target(next_v_expert, done_expert, absorbing_value, gamma)
+        y_agent = absorbing_target(next_v_agent, done_agent, absorbing_value, gamma)
 
     # Expert term: E_expert[Q(s, a) - gamma V(s')] under the variant's action distribution.
     if variant == "state-only":
@@ -154,7 +162,6 @@ def iq_loss(
             raise ValueError(f"variant {variant!r} needs expert_action (labels or a distribution)")
         expert_action_dist = expert_action
     r_expert = _expected_q(q_expert, expert_action_dist) - y_expert
-    expert_term = -r_expert.mean()
 
     # chi^2 term over all samples, the two distributions weighted 50/50.
     # State-only: the expert's joint distribution is taken to be rho_E(s, s') pi(a | s),
@@ -170,13 +177,23 @@ def iq_loss(
         sq_expert = _expected_sq_reward(q_expert, expert_action_dist, y_expert)
     r_agent = _expected_q(q_agent, action_agent) - y_agent
     sq_agent = r_agent**2
-    chi2_coef = 1.0 / (4.0 * chi2_alpha)
-    chi2_term = chi2_coef * 0.5 * (sq_expert.mean() + agent_chi2_weight * sq_agent.mean())
-
-    # Value term E_mix[V(s) - gamma V(s')], replacing (1 - gamma) E[V(s0)] online.
     v_expert = soft_value(q_expert, alpha)
     v_agent = soft_value(q_agent, alpha)
-    value_term = 0.5 * ((v_expert - y_expert).mean() + (v_agent - y_agent).mean())
+    gap_expert, gap_agent = v_expert - y_expert, v_agent - y_agent
+
+    # Per-sample terms, each averaged over its distribution (expert or agent); with an
+    # absorbing state, each terminal transition adds one self-transition of s_abs.
+    if absorbing_value is None:
+        mean_e = mean_a = _plain_mean
+    else:
+        mean_e = absorbing_terms(absorbing_value, done_expert, gamma)
+        mean_a = absorbing_terms(absorbing_value, done_agent, gamma)
+    expert_term = -mean_e(r_expert, "reward")
+    chi2_coef = 1.0 / (4.0 * chi2_alpha)
+    chi2_term = chi2_coef * 0.5 * (mean_e(sq_expert, "square")
+                                   + agent_chi2_weight * mean_a(sq_agent, "square"))
+    # Value term E_mix[V(s) - gamma V(s')], replacing (1 - gamma) E[V(s0)] online.
+    value_term = 0.5 * (mean_e(gap_expert, "gap") + mean_a(gap_agent, "gap"))
 
     loss = expert_term + chi2_term + value_term
 
@@ -193,7 +210,50 @@ def iq_loss(
             "entropy_expert": float(policy_entropy(q_expert, alpha).mean()),
             "entropy_agent": float(policy_entropy(q_agent, alpha).mean()),
         }
+        if absorbing_value is not None:
+            diagnostics["v_absorbing"] = float(absorbing_value)
     return loss, diagnostics
+
+
+def _plain_mean(values: Tensor, kind: str) -> Tensor:
+    return values.mean()
+
+
+def absorbing_target(next_v: Tensor, done: Tensor, absorbing_value: Tensor,
+                     gamma: float) -> Tensor:
+    """``gamma * V(s')``, with ``V(s') = V(s_abs)`` (no gradient) where ``s'`` is terminal."""
+    done = done.to(next_v.dtype)
+    return gamma * ((1.0 - done) * next_v + done * absorbing_value.detach())
+
+
+def absorbing_terms(absorbing_value: Tensor, done: Tensor, gamma: float):
+    """The batch mean of a per-sample term, with one absorbing self-transition per terminal.
+
+    DAC's absorbing state (Kostrikov et al., 2019, https://arxiv.org/abs/1809.02925) in
+    IQ form: a terminal transition enters ``s_abs``, which loops on itself forever, so the
+    distribution holds one ``(s_abs, s_abs)`` pair per terminal transition. Its value
+    ``V = V(s_abs)`` is learned with Q (one action, so ``Q(s_abs) = V``): its implicit
+    reward is ``r_abs = V - gamma * V`` (the second V without gradient, as a target) and
+    its value gap ``V(s_abs) - gamma V(s_abs)`` is the same number.
+
+    Why: with ``V(terminal) = 0`` and agent states worth less than zero (IQ gives the
+    agent's states negative rewards), ending the episode is worth more than playing on,
+    and the agent learns to lose (a lost game, a car off the map). A state that only the
+    agent reaches settles where the chi^2 objective puts agent-only states: ``r_abs =
+    -2 alpha_chi`` every step, ``V(s_abs) = -2 alpha_chi / (1 - gamma)``, below any
+    state of play; where the expert's clips end in terminals too, it rises with them.
+
+    Returns ``mean(values, kind)``: the mean over the batch and its absorbing samples,
+    where ``kind`` names the term ("reward", "square" of the reward, value "gap").
+    """
+    r_abs = absorbing_value - gamma * absorbing_value.detach()
+    per_kind = {"reward": r_abs, "square": r_abs**2, "gap": r_abs}
+    n_abs = done.to(absorbing_value.dtype).sum()
+
+    def mean(values: Tensor, kind: str) -> Tensor:
+        return (values.sum() + n_abs * per_kind[kind]) / (len(values) + n_abs)
+
+    return mean
 
 
 def label_cross_entropy(q: Tensor, action: Tensor, alpha: float) -> Tensor:

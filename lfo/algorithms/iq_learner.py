@@ -62,7 +62,8 @@ class IQLearner(Learner):
             alpha=s.alpha, gamma=s.gamma, chi2_alpha=s.chi2_alpha, lr=s.lr, tau=s.tau,
             target_update_interval=s.target_update_interval,
             grad_clip=s.grad_clip, double_q=s.double_q, grad_penalty=s.grad_penalty,
-            bc_weight=s.bc_weight if variant != "state-only" else 0.0, seed=s.seed,
+            bc_weight=s.bc_weight if variant != "state-only" else 0.0, absorbing=s.absorbing,
+            seed=s.seed,
         ))
         self.idm = (
             InverseDynamicsModel(IDMConfig(s.obs_dim, s.n_actions, hidden=tuple(s.idm_hidden),

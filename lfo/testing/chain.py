@@ -33,6 +33,9 @@ class ChainMDP:
     horizon: int = 20
     slip: float = 0.0
     terminal_goal: bool = True
+    trap: bool = False
+    """Stepping left from state 0 falls off the chain: the episode terminates there, and
+    the evaluation reward counts every step left to the time limit as lost (-1 each)."""
 
     @property
     def n_actions(self) -> int:
@@ -49,6 +52,8 @@ class ChainMDP:
         goal = self.n - 1
         if state == goal and not self.terminal_goal:
             return goal, False  # absorbing
+        if self.trap and state == 0 and action == LEFT:
+            return 0, True  # fell off the left end
         nxt = int(np.clip(state + (action - 1), 0, goal))
         return nxt, self.terminal_goal and nxt == goal
 
@@ -57,23 +62,30 @@ class ChainMDP:
     ) -> tuple[list[tuple[int, int, int, bool]], float]:
         """One episode with ``policy(state) -> action``: (s, a, s', terminated) list and return."""
         state, steps, ret = 0, [], 0.0
-        for _ in range(self.horizon):
+        for t in range(self.horizon):
             action = int(policy(state))
             nxt, done = self.step(state, action, rng)
             steps.append((state, action, nxt, done))
             ret -= float(state != self.n - 1)
             state = nxt
             if done:
+                if nxt != self.n - 1:  # fell into the trap: the rest of the time is lost
+                    ret -= self.horizon - t - 1
                 break
         return steps, ret
 
 
 def expert_transitions(
-    mdp: ChainMDP, episodes: int, seed: int = 0
+    mdp: ChainMDP, episodes: int, seed: int = 0, first_state: int = 0
 ) -> tuple[Transitions, np.ndarray]:
-    """Expert (walk-right) state pairs, with their true actions returned separately."""
+    """Expert (walk-right) state pairs, with their true actions returned separately.
+
+    ``first_state`` > 0 keeps only the pairs from that state on: clips that start
+    mid-episode, so the agent's first states look like no expert's.
+    """
     rng = np.random.default_rng(seed)
-    rows = [t for _ in range(episodes) for t in mdp.rollout(lambda s: RIGHT, rng)[0]]
+    rows = [t for _ in range(episodes) for t in mdp.rollout(lambda s: RIGHT, rng)[0]
+            if t[0] >= first_state]
     s, a, s2, d = (np.array(c) for c in zip(*rows, strict=True))
     batch = Transitions(
         obs=torch.from_numpy(mdp.features(s)),
