@@ -6,7 +6,7 @@
 
 Per run: the loop settings that differ between runs (num_envs, train_frequency,
 learner settings...), the evaluation curve (normalised score, greedy and sampled), the
-final evaluation, the reward-free checkpoint choice and its rank correlation, and the
+final evaluation, the training episodes' mean score over the last fifth of the run, the reward-free checkpoint choice and its rank correlation, and the
 wall time from the run folder's first file to final.json. Writes X.json and X.md.
 """
 
@@ -35,6 +35,30 @@ def _eval_rows(run: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def training_returns(run: Path) -> list[tuple[int, float]]:
+    """(step, return) of every finished training episode, from the run's TensorBoard log."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0})
+    events.Reload()
+    if "train/episode_return" not in events.Tags().get("scalars", []):
+        return []
+    return [(e.step, e.value) for e in events.Scalars("train/episode_return")]
+
+
+def late_training_score(run: Path, final: dict, fraction: float = 0.2) -> float | None:
+    """Mean normalised return of the training episodes that ended in the run's last
+    ``fraction`` of agent steps: the agent's own (sampled, exploring) play, averaged over
+    many more episodes than an evaluation holds."""
+    episodes = training_returns(run)
+    start = final["steps"] * (1 - fraction)
+    late = [r for step, r in episodes if step >= start]
+    if not late:
+        return None
+    span = final["expert_return"] - final["random_return"]
+    return (sum(late) / len(late) - final["random_return"]) / span
+
+
 def collect(run: Path) -> dict:
     config = json.loads((run / "config.json").read_text())
     final = json.loads((run / "final.json").read_text())
@@ -56,6 +80,7 @@ def collect(run: Path) -> dict:
         "final_greedy": final["greedy_score"], "final_sampled": final["sampled_score"],
         "best_eval_sampled": best["sampled"], "best_eval_step": best["step"],
         "curve": curve, "wall_minutes": wall / 60,
+        "late_training_score": late_training_score(run, final),
         "selection": selection,
         "selection_spearman_recomputed": spearman(
             [-c["state_match"] for c in curve if c["state_match"] is not None],
@@ -65,17 +90,21 @@ def collect(run: Path) -> dict:
 
 def markdown(rows: list[dict]) -> str:
     lines = ["| run | seed | envs | train freq | final greedy / sampled | best eval (step) "
-             "| reward-free choice: step, greedy / sampled | wall (min) | curve (sampled) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| reward-free choice: step, greedy / sampled | training play, last 20% "
+             "| wall (min) | curve (sampled) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s = r["selection"]
         choice = (f"{s['step']}: {s['greedy_score']:.2f} / {s['sampled_score']:.2f}"
                   if s else "-")
         curve = " ".join(f"{c['sampled']:.2f}" for c in r["curve"])
+        late = r.get("late_training_score")
+        late = "-" if late is None else f"{late:.2f}"
         lines.append(f"| {Path(r['run']).name} | {r['seed']} | {r['num_envs']} | "
                      f"{r['train_frequency']} | {r['final_greedy']:.2f} / "
                      f"{r['final_sampled']:.2f} | {r['best_eval_sampled']:.2f} "
-                     f"({r['best_eval_step']}) | {choice} | {r['wall_minutes']:.1f} | {curve} |")
+                     f"({r['best_eval_step']}) | {choice} | {late} | {r['wall_minutes']:.1f} "
+                     f"| {curve} |")
     return "\n".join(lines) + "\n"
 
 
