@@ -443,3 +443,31 @@ def test_budget_defaults_to_the_games_own(tiny_clips, tmp_path):
     trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", steps=None))
     assert trainer.cfg.steps == get_game("carracing").train_steps  # resolved, then saved
     assert trainer.replay.capacity == min(trainer.cfg.buffer_size, trainer.cfg.steps)
+
+
+def test_learner_settings_left_unset_take_the_games_defaults(tiny_clips, tmp_path):
+    from lfo.envs.games import get_game
+    from lfo.loop.config import config_from_dict
+    from lfo.loop.trainer import with_game_learner_defaults
+
+    unset = tiny_config(tiny_clips, tmp_path / "run")
+    assert unset.learner.absorbing is None
+    # Atari: a lost game enters the absorbing state; CarRacing (a finished lap is
+    # terminal too, and the clips carry no terminals) keeps V(terminal) = 0
+    assert with_game_learner_defaults(unset, get_game("pong")).learner.absorbing is True
+    assert with_game_learner_defaults(unset, get_game("breakout")).learner.absorbing is True
+    assert with_game_learner_defaults(unset, get_game("carracing")).learner.absorbing is False
+    chosen = dataclasses.replace(unset, learner=dataclasses.replace(unset.learner,
+                                                                    absorbing=False))
+    assert with_game_learner_defaults(chosen, get_game("pong")).learner.absorbing is False
+    # the trainer resolves it, builds the learner with it and config.json records it
+    trainer = Trainer(unset)
+    assert trainer.cfg.learner.absorbing is False
+    assert trainer.learner.agent.config.absorbing is False
+    trainer.out.mkdir(parents=True, exist_ok=True)
+    trainer._write_config()
+    saved = json.loads((trainer.out / "config.json").read_text())
+    assert saved["learner"]["absorbing"] is False
+    # a config.json saved before the setting existed resumes as it ran (without it)
+    assert config_from_dict({"videos": "v", "game": "pong", "learner": {}}).learner.absorbing \
+        is False

@@ -112,9 +112,10 @@ class SoftQAgent:
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         # the absorbing state's value, learned as its reward per step (V = r / (1 - gamma)):
         # in these units Adam moves it as fast as any Q weight moves a reward
-        self.absorbing_reward = nn.Parameter(torch.zeros((), device=self.device))
-        params = list(self.q.parameters()) + ([self.absorbing_reward] if config.absorbing
-                                              else [])
+        self.absorbing = nn.ParameterDict(
+            {"reward": nn.Parameter(torch.zeros((), device=self.device))})
+        params = list(self.q.parameters()) + (list(self.absorbing.parameters())
+                                              if config.absorbing else [])
         self.optimizer = torch.optim.Adam(params, lr=config.lr)
         self.rng = np.random.default_rng(config.seed)
         self.updates = 0
@@ -124,7 +125,7 @@ class SoftQAgent:
         self.device = torch.device(device)
         self.q.to(self.device)
         self.q_target.to(self.device)
-        self.absorbing_reward.data = self.absorbing_reward.data.to(self.device)
+        self.absorbing.to(self.device)
         move_optimizer_state(self.optimizer, self.device)
 
     # ---- acting -----------------------------------------------------------------
@@ -218,6 +219,11 @@ class SoftQAgent:
     def absorbing_value(self) -> Tensor:
         """V(s_abs) (with gradient): the learned reward per step over 1 - gamma."""
         return self.absorbing_reward / (1.0 - self.config.gamma)
+
+    @property
+    def absorbing_reward(self) -> nn.Parameter:
+        """The absorbing state's learned reward per step (0 and fixed unless enabled)."""
+        return self.absorbing["reward"]
 
     def update(self, expert: Transitions, agent: Transitions) -> dict[str, float]:
         """One gradient step on the IQ loss, then a Polyak target update; returns diagnostics."""

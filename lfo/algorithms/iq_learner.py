@@ -62,7 +62,7 @@ class IQLearner(Learner):
             alpha=s.alpha, gamma=s.gamma, chi2_alpha=s.chi2_alpha, lr=s.lr, tau=s.tau,
             target_update_interval=s.target_update_interval,
             grad_clip=s.grad_clip, double_q=s.double_q, grad_penalty=s.grad_penalty,
-            bc_weight=s.bc_weight if variant != "state-only" else 0.0, absorbing=s.absorbing,
+            bc_weight=s.bc_weight if variant != "state-only" else 0.0, absorbing=bool(s.absorbing),
             seed=s.seed,
         ))
         self.idm = (

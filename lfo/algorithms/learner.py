@@ -71,9 +71,10 @@ class LearnerSettings:
     """IQ with labels (iq-idm, oracle-iq): weight of a cloning term on the expert batch's
     labels, alpha * cross-entropy of softmax(Q / alpha) (0: plain IQ-Learn; iq-state-only
     has no labels and ignores it)."""
-    absorbing: bool = False
+    absorbing: bool | None = None
     """IQ: a terminal transition enters a learned absorbing state (DAC's) instead of a
-    state worth 0, so that ending an episode is not a way out of negative rewards."""
+    state worth 0, so that ending an episode is not a way out of negative rewards. None:
+    the game's default (on for the Atari games, off for CarRacing; docs/learners.md)."""
     idm_hidden: tuple[int, ...] = (256, 256)
     """Hidden sizes of inverse dynamics models (IQ-idm, BCO)."""
     idm_lr: float = 1e-3

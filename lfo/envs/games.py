@@ -76,6 +76,9 @@ class GameSpec:
         num_envs, vectorization, train_frequency: the training loop's defaults on this
             game (envs stepped together, ``"sync"`` or ``"async"``, agent steps per
             learner update), each chosen by measurement (``notes/loop_speed.md``).
+        learner_defaults: values of :class:`lfo.algorithms.learner.LearnerSettings`
+            fields left ``None`` on the command line, each chosen by measurement
+            (``notes/learner_stability.md``).
     """
 
     name: str
@@ -91,6 +94,7 @@ class GameSpec:
     num_envs: int = 1
     vectorization: str = "sync"
     train_frequency: int = 1
+    learner_defaults: dict[str, Any] = field(default_factory=dict)
     notes: str = field(default="", compare=False)
 
     def control_hz(self, options: dict[str, Any] | None = None) -> float:
@@ -148,6 +152,9 @@ def _atari_game(name: str, env_id: str, train_steps: int = 60_000, **caps: int) 
         num_envs=8,
         vectorization="sync",
         train_frequency=4,
+        # terminals (a lost game) enter a learned absorbing state: with V(terminal) = 0,
+        # losing was the agent's best move (notes/learner_stability.md)
+        learner_defaults={"absorbing": True},
         options=_ATARI_OPTIONS,
         native_size=(210, 160),
         base_hz=60.0,

@@ -25,6 +25,9 @@ TRAIN_SEED_BASE = 1_000_000
 #: fields of configs saved before the learner's settings were nested under ``learner``
 _FLAT_LEARNER_FIELDS = ("hidden", "alpha", "gamma", "chi2_alpha", "lr", "tau", "grad_clip",
                         "double_q", "grad_penalty", "idm_lr", "idm_update_every")
+#: learner settings added later, with the value every run saved before them ran with (a
+#: saved config.json without one must resume as it ran, not take today's game default)
+_LATER_LEARNER_FIELDS = {"absorbing": False}
 
 
 @dataclass
@@ -158,6 +161,9 @@ def config_from_dict(data: dict[str, Any], **overrides: Any) -> TrainConfig:
     for name in _FLAT_LEARNER_FIELDS:
         if name in data:
             learner.setdefault(name, data.pop(name))
+    if "game" in data:  # a config.json the trainer saved (it adds the game)
+        for name, value in _LATER_LEARNER_FIELDS.items():
+            learner.setdefault(name, value)
     known = {f.name for f in dataclasses.fields(LearnerSettings)}
     learner = {k: tuple(v) if isinstance(v, list) else v
                for k, v in learner.items() if k in known}

@@ -44,7 +44,7 @@ from lfo.envs.evaluate import (
     normalised_score,
     random_policy,
 )
-from lfo.envs.games import make_env
+from lfo.envs.games import GameSpec, make_env
 from lfo.envs.vector import EpisodeSeeds, make_vector_env, reset_finished
 from lfo.loop import plots
 from lfo.loop.checkpoint import read_checkpoint, write_checkpoint
@@ -92,6 +92,7 @@ class Trainer:
         self.privileged, self.control_hz = source.privileged, source.control_hz
         if cfg.steps is None:  # the game's own budget; config.json records the number
             cfg = self.cfg = dataclasses.replace(cfg, steps=self.spec.train_steps)
+        cfg = self.cfg = with_game_learner_defaults(cfg, self.spec)
         self.out = cfg.resolved_out(self.game)
         feats = clip_source_features(source, progress=cfg.progress)
         self.normalizer = FeatureNormalizer.fit(np.concatenate(feats))
@@ -579,3 +580,17 @@ def _env_seed(run_seed: int, stream: int, env_index: int) -> tuple[int, ...]:
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run (or, with ``cfg.resume``, continue) a training run: the library entry point."""
     return Trainer(cfg).run(resume=cfg.resume)
+
+
+def with_game_learner_defaults(cfg: TrainConfig, spec: GameSpec) -> TrainConfig:
+    """``cfg`` with every learner setting left ``None`` set to the game's default (or to
+    its field's ``False`` where the game has none); config.json then records the value."""
+    filled = {}
+    for f in dataclasses.fields(cfg.learner):
+        if getattr(cfg.learner, f.name) is None and f.name != "seed":
+            filled[f.name] = spec.learner_defaults.get(f.name, False)
+    unknown = set(spec.learner_defaults) - {f.name for f in dataclasses.fields(cfg.learner)}
+    if unknown:
+        raise ValueError(f"{spec.name}: learner_defaults names unknown settings {sorted(unknown)}")
+    return dataclasses.replace(cfg, learner=dataclasses.replace(cfg.learner, **filled))
+
