@@ -4,7 +4,7 @@ IQ-Learn (Garg et al., 2021, https://arxiv.org/abs/2106.12142) learns a single s
 Q-function. With a fixed temperature ``alpha`` the policy is ``softmax(Q/alpha)``, the
 soft value is ``V(s) = alpha * logsumexp(Q(s, .)/alpha)`` and the implicit reward of a
 transition is ``r(s, a, s') = Q(s, a) - gamma * V(s')`` (``V(s') = 0`` when ``s'`` is
-terminal). The loss minimised over Q is
+terminal, or a learned absorbing state's value: :func:`absorbing_terms`). The loss minimised over Q is
 
     -E_expert[r] + 1/(4 alpha_chi) * E_all[r^2] + E_mix[V(s) - gamma V(s')]
 
@@ -216,6 +216,7 @@ def iq_loss(
 
 
 def _plain_mean(values: Tensor, kind: str) -> Tensor:
+    """The batch mean (``kind`` is unused: the signature of :func:`absorbing_terms`' means)."""
     return values.mean()
 
 
@@ -226,7 +227,8 @@ def absorbing_target(next_v: Tensor, done: Tensor, absorbing_value: Tensor,
     return gamma * ((1.0 - done) * next_v + done * absorbing_value.detach())
 
 
-def absorbing_terms(absorbing_value: Tensor, done: Tensor, gamma: float):
+def absorbing_terms(absorbing_value: Tensor, done: Tensor,
+                    gamma: float) -> Callable[[Tensor, str], Tensor]:
     """The batch mean of a per-sample term, with one absorbing self-transition per terminal.
 
     DAC's absorbing state (Kostrikov et al., 2019, https://arxiv.org/abs/1809.02925) in
