@@ -6,7 +6,8 @@
 
 Per run: the loop settings that differ between runs (num_envs, train_frequency,
 learner settings...), the evaluation curve (normalised score, greedy and sampled), the
-final evaluation, the training episodes' mean score over the last fifth of the run, the reward-free checkpoint choice and its rank correlation, and the
+final evaluation, the training episodes' mean score over the last fifth of the run,
+the reward-free checkpoint choice and its rank correlation, and the
 wall time from the run folder's first file to final.json. Writes X.json and X.md.
 """
 

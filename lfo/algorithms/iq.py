@@ -4,7 +4,8 @@ IQ-Learn (Garg et al., 2021, https://arxiv.org/abs/2106.12142) learns a single s
 Q-function. With a fixed temperature ``alpha`` the policy is ``softmax(Q/alpha)``, the
 soft value is ``V(s) = alpha * logsumexp(Q(s, .)/alpha)`` and the implicit reward of a
 transition is ``r(s, a, s') = Q(s, a) - gamma * V(s')`` (``V(s') = 0`` when ``s'`` is
-terminal, or a learned absorbing state's value: :func:`absorbing_terms`). The loss minimised over Q is
+terminal, or a learned absorbing state's value: :func:`absorbing_terms`). The loss
+minimised over Q is
 
     -E_expert[r] + 1/(4 alpha_chi) * E_all[r^2] + E_mix[V(s) - gamma V(s')]
 
