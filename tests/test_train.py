@@ -471,3 +471,34 @@ def test_learner_settings_left_unset_take_the_games_defaults(tiny_clips, tmp_pat
     # a config.json saved before the setting existed resumes as it ran (without it)
     assert config_from_dict({"videos": "v", "game": "pong", "learner": {}}).learner.absorbing \
         is False
+
+
+def test_max_clips_learns_from_the_first_clips_and_keeps_the_folders_score_scale(
+        tiny_clips, tmp_path):
+    from lfo.data.video import scan_folder
+    from lfo.demonstrations.clips import expert_return
+
+    every = Trainer(tiny_config(tiny_clips, tmp_path / "all"))
+    one = Trainer(tiny_config(tiny_clips, tmp_path / "one", max_clips=1))
+    assert len(every.folder.clips) == 2 and [c.path for c in one.folder.clips] == [
+        every.folder.clips[0].path]
+    # the expert pairs come from the first clip alone: T - 1 pairs of its features
+    assert len(one.expert) == len(one.expert_clip) - 1 < len(every.expert)
+    # the 1.0 of the score is the whole folder's expert, the same for both runs
+    whole = expert_return(scan_folder(tiny_clips))
+    assert one.expert_return == every.expert_return == pytest.approx(whole)
+    one.out.mkdir(parents=True, exist_ok=True)
+    one._write_config()
+    saved = json.loads((one.out / "config.json").read_text())
+    assert saved["max_clips"] == 1 and saved["clips"] == [str(one.folder.clips[0].path)]
+
+
+@pytest.mark.parametrize("n, message", [(0, "at least 1"), (3, "more clips than")])
+def test_max_clips_outside_the_folder_is_refused_in_one_line(tiny_clips, tmp_path, n, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "lfo.cli.train_lfo", "--videos", str(tiny_clips), "--out",
+         str(tmp_path / "run"), "--max-clips", str(n), "--no-progress"],
+        capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --max-clips")
+    assert message in result.stderr and not (tmp_path / "run").exists()

@@ -9,6 +9,7 @@ only (never the recorded actions).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,21 @@ def open_clips(
                       view=encoder_view(model, game),
                       control_hz=spec.control_hz(env_options or {}),
                       privileged=is_privileged(model))
+
+
+def first_clips(source: ClipSource, max_clips: int | None) -> ClipSource:
+    """The same source reduced to its first ``max_clips`` clips (path order), or unchanged
+    when ``max_clips`` is None. Refuses a count below 1 or above the folder's clips."""
+    if max_clips is None:
+        return source
+    n = len(source.folder.clips)
+    if max_clips < 1:
+        raise ValueError(f"--max-clips must be at least 1, got {max_clips}")
+    if max_clips > n:
+        raise ValueError(f"--max-clips {max_clips} asks for more clips than "
+                         f"{source.folder.root} holds ({n})")
+    folder = dataclasses.replace(source.folder, clips=source.folder.clips[:max_clips])
+    return dataclasses.replace(source, folder=folder, metadata=source.metadata[:max_clips])
 
 
 def encode_clip(source: ClipSource, clip: ClipInfo,

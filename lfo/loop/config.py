@@ -85,6 +85,10 @@ class RunSettings:
     video_shift: str | None = None
     """Train from a shifted copy of the videos (fps25, up2x, mixed-skill...; see
     lfo.shifts.registry), built once under .cache/shifted/."""
+    max_clips: int | None = None
+    """Learn from the first N clips of the folder only (in path order; IQ-Learn's number of
+    demonstrations). None: every clip. Scores stay normalised by the whole folder's expert
+    return, so runs with different N compare."""
     first_checkpoint: int = 1_000
     """Env steps before the first checkpoint (then every checkpoint_every), so a run
     killed in its first minutes can still be resumed."""
@@ -122,7 +126,7 @@ class TrainConfig(RunSettings):
     iq-<variant>."""
     steps: int | None = None
     """Agent steps of interaction (offline oracles: updates). Default: the game's budget
-    (lfo.envs.games: 60,000 on CarRacing, 150,000 on Pong and Breakout)."""
+    (lfo.envs.games: 60,000 on CarRacing, 500,000 on Pong, 300,000 on Breakout)."""
     out: str | None = None
     """Run folder; default runs/<game>-<variant>[-<video_shift>]-s<seed>."""
     seed: int = 0

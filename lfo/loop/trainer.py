@@ -48,7 +48,7 @@ from lfo.envs.games import GameSpec, make_env
 from lfo.envs.vector import EpisodeSeeds, make_vector_env, reset_finished
 from lfo.loop import plots
 from lfo.loop.checkpoint import read_checkpoint, write_checkpoint
-from lfo.loop.clip_source import clip_source_features, open_clips
+from lfo.loop.clip_source import clip_source_features, first_clips, open_clips
 from lfo.loop.config import TRAIN_SEED_BASE, TrainConfig
 from lfo.loop.logs import CsvLog, drop_rows_after, say, sigterm_as_interrupt, write_rows
 from lfo.loop.policy import EncodedPolicy, FeatureNormalizer
@@ -87,7 +87,10 @@ class Trainer:
         source = open_clips(self.videos_dir(), env=cfg.env, encoder=cfg.encoder,
                             env_options=self.env_options,
                             action_repeat=cfg.action_repeat, progress=cfg.progress)
-        self.folder, metadata, self.game = source.folder, source.metadata, source.game
+        # the score's 1.0: the demonstrator's level over the whole folder, whatever max_clips
+        self.expert_return = expert_return(source.folder, source.metadata)
+        source = first_clips(source, cfg.max_clips)
+        self.folder, self.game = source.folder, source.game
         self.spec, self.encoder, self.view = source.spec, source.encoder, source.view
         self.privileged, self.control_hz = source.privileged, source.control_hz
         if cfg.steps is None:  # the game's own budget; config.json records the number
@@ -102,7 +105,6 @@ class Trainer:
                 [c.path for c in self.folder.clips], [len(f) for f in feats],
                 repeat=cfg.action_repeat))
         self.expert_clip = self.normalizer(feats[0])
-        self.expert_return = expert_return(self.folder, metadata)
 
         probe_env = make_env(self.game, preprocess=self.view, observe_state=self.privileged,
                              **self.env_options)
