@@ -146,6 +146,26 @@ def test_save_and_load_restore_the_policy(name, tmp_path):
     assert np.array_equal(fresh.act(feats), learner.act(feats))
 
 
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_a_learning_rate_schedule_reaches_every_optimiser_and_survives_a_checkpoint(
+        name, tmp_path):
+    learner = build_learner(name, chain_settings(MDP, seed=0))
+    optimisers = learner.optimizers()
+    # iq-idm and bco: their IDM's optimiser too; gaifo: the discriminator's
+    assert len(optimisers) == {"iq-idm": 2, "bco": 2, "gaifo": 2}.get(name, 1)
+    start = [g["lr"] for o in optimisers for g in o.param_groups]
+    learner.scale_learning_rates(0.5)
+    learner.scale_learning_rates(0.25)  # a factor of the start, not of the last value
+    assert [g["lr"] for o in optimisers for g in o.param_groups] == pytest.approx(
+        [0.25 * lr for lr in start])
+    train_learner_on_chain(MDP, learner, ChainRunConfig(env_steps=40, warmup=20))
+    learner.save(tmp_path)
+    fresh = build_learner(name, chain_settings(MDP, seed=1))
+    fresh.load(tmp_path)
+    fresh.scale_learning_rates(1.0)
+    assert [g["lr"] for o in fresh.optimizers() for g in o.param_groups] == pytest.approx(start)
+
+
 # ----------------------------------------------------------------------------- the chain
 CHAIN_CASES = {
     "bco": (800, None),

@@ -502,3 +502,24 @@ def test_max_clips_outside_the_folder_is_refused_in_one_line(tiny_clips, tmp_pat
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: --max-clips")
     assert message in result.stderr and not (tmp_path / "run").exists()
+
+
+def test_learning_rates_decay_linearly_to_the_end_fraction(tiny_clips, tmp_path):
+    settings = LearnerSettings(hidden=(32,), lr=1e-3, idm_lr=2e-3, lr_end_fraction=0.1)
+    trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", learner=settings))
+    cfg = trainer.cfg
+    trainer.step = cfg.learning_starts
+    assert trainer.learning_rate_scale() == 1.0
+    trainer.step = (cfg.learning_starts + cfg.steps) // 2
+    assert trainer.learning_rate_scale() == pytest.approx(0.55)
+    trainer.step = 0
+    trainer.run()
+    # the last update came one step before the end of the budget: about a tenth of each
+    assert trainer.learner.agent.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4, rel=0.1)
+    assert trainer.learner.idm.optimizer.param_groups[0]["lr"] == pytest.approx(2e-4, rel=0.1)
+    constant = Trainer(tiny_config(tiny_clips, tmp_path / "constant", steps=120))
+    constant.run()
+    assert constant.learner.agent.optimizer.param_groups[0]["lr"] == 3e-4
+    with pytest.raises(ValueError, match="lr-end-fraction"):
+        Trainer(tiny_config(tiny_clips, tmp_path / "bad",
+                            learner=LearnerSettings(lr_end_fraction=-0.5)))

@@ -75,6 +75,10 @@ class LearnerSettings:
     """IQ: a terminal transition enters a learned absorbing state (DAC's) instead of a
     state worth 0, so that ending an episode is not a way out of negative rewards. None:
     the game's default (on for the Atari games, off for CarRacing; docs/learners.md)."""
+    lr_end_fraction: float = 1.0
+    """Every learning rate of the learner (Q head, IDM, discriminator) at the end of the
+    run, as a fraction of its start, reached linearly over the agent steps after warm-up
+    (1.0: constant, as in IQ-Learn; 0.1: a tenth at the end; SB3's linear schedule)."""
     idm_hidden: tuple[int, ...] = (256, 256)
     """Hidden sizes of inverse dynamics models (IQ-idm, BCO)."""
     idm_lr: float = 1e-3
@@ -89,6 +93,8 @@ class LearnerSettings:
 
     def for_problem(self, obs_dim: int, n_actions: int, seed: int | None) -> LearnerSettings:
         """These settings for a problem: feature length, action count and seed filled in."""
+        if not 0.0 <= self.lr_end_fraction:
+            raise ValueError(f"--learner.lr-end-fraction must be >= 0, got {self.lr_end_fraction}")
         if obs_dim <= 0 or n_actions <= 0:
             raise ValueError(f"obs_dim and n_actions must be positive, got {obs_dim}, "
                              f"{n_actions}")
@@ -136,6 +142,26 @@ class Learner(abc.ABC):
     def expert_reward(self, obs: Tensor, next_obs: Tensor) -> np.ndarray | None:
         """The method's reward r(s, s') along expert pairs, if it has one (for a plot)."""
         return None
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """Every optimiser of the learner: its own and those of its networks."""
+        found: list[torch.optim.Optimizer] = []
+        for value in vars(self).values():
+            if isinstance(value, torch.optim.Optimizer):
+                found.append(value)
+            elif isinstance(value, torch.nn.Module) or hasattr(value, "move_to"):
+                found.extend(v for v in vars(value).values()
+                             if isinstance(v, torch.optim.Optimizer))
+        return found
+
+    def scale_learning_rates(self, scale: float) -> None:
+        """Set every optimiser's learning rate to ``scale`` times its starting value (one
+        step of a schedule; the start is kept as ``initial_lr`` in each parameter group,
+        torch's own convention, so it survives a checkpoint)."""
+        for optimiser in self.optimizers():
+            for group in optimiser.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = group["initial_lr"] * scale
 
     def to(self, device: torch.device | str) -> Learner:
         """Move every network (and its optimiser's state) to ``device``; batches given to

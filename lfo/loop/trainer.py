@@ -224,6 +224,8 @@ class Trainer:
         agent_batch = (self.replay.sample(cfg.batch_size, self.rng).to(self.device)
                        if self.method.interacts else None)
         expert_batch = self.expert.sample(cfg.batch_size, self.rng).to(self.device)
+        if cfg.learner.lr_end_fraction != 1.0:
+            self.learner.scale_learning_rates(self.learning_rate_scale())
         logs = self.learner.update(expert_batch, agent_batch, self.updates)
         self.updates += 1
         if not all(math.isfinite(v) for v in logs.values()):
@@ -418,6 +420,14 @@ class Trainer:
         span = cfg.explore_decay_steps or max(1, cfg.steps - cfg.learning_starts)
         done = min(1.0, max(0, self.step - cfg.learning_starts) / span)
         return cfg.explore_epsilon + done * (cfg.explore_epsilon_final - cfg.explore_epsilon)
+
+    def learning_rate_scale(self) -> float:
+        """The learning rates' factor now: 1 at the end of warm-up (or the start of an
+        offline run), ``lr_end_fraction`` at the end of the budget, linear between."""
+        cfg = self.cfg
+        start = cfg.learning_starts if self.method.interacts else 0
+        done = min(1.0, max(0, self.step - start) / max(1, cfg.steps - start))
+        return 1.0 + done * (cfg.learner.lr_end_fraction - 1.0)
 
     def _updates_due(self, before: int, after: int) -> int:
         """Learner updates owed for the agent steps ``before+1 .. after``: ``gradient_steps``
