@@ -6,7 +6,8 @@
 
 Per run: the loop settings that differ between runs (num_envs, train_frequency,
 learner settings...), the evaluation curve (normalised score, greedy and sampled), the
-final evaluation, the training episodes' mean score over the last fifth of the run,
+final evaluation, the best evaluation (greedy and sampled: the stability target compares
+the final with it), the training episodes' mean score over the last fifth of the run,
 the reward-free checkpoint choice and its rank correlation, and the
 wall time from the run folder's first file to final.json. Writes X.json and X.md.
 """
@@ -70,6 +71,7 @@ def collect(run: Path) -> dict:
              for r in rows]
     wall = (run / "final.json").stat().st_mtime - (run / "config.json").stat().st_mtime
     best = max(curve, key=lambda c: c["sampled"])
+    best_greedy = max(curve, key=lambda c: c["greedy"])
     selection = final.get("selection") or {}
     return {
         "run": str(run), "game": final["game"], "method": final["method"],
@@ -80,6 +82,8 @@ def collect(run: Path) -> dict:
         "explore_epsilon_final": config.get("explore_epsilon_final"),
         "final_greedy": final["greedy_score"], "final_sampled": final["sampled_score"],
         "best_eval_sampled": best["sampled"], "best_eval_step": best["step"],
+        "best_eval_greedy": best_greedy["greedy"], "best_eval_greedy_step": best_greedy["step"],
+        "max_clips": config.get("max_clips"),
         "curve": curve, "wall_minutes": wall / 60,
         "late_training_score": late_training_score(run, final),
         "selection": selection,
@@ -91,9 +95,9 @@ def collect(run: Path) -> dict:
 
 def markdown(rows: list[dict]) -> str:
     lines = ["| run | seed | envs | train freq | final greedy / sampled | best eval (step) "
-             "| reward-free choice: step, greedy / sampled | training play, last 20% "
-             "| wall (min) | curve (sampled) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| best greedy (step) | reward-free choice: step, greedy / sampled "
+             "| training play, last 20% | wall (min) | curve (sampled) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s = r["selection"]
         choice = (f"{s['step']}: {s['greedy_score']:.2f} / {s['sampled_score']:.2f}"
@@ -104,7 +108,9 @@ def markdown(rows: list[dict]) -> str:
         lines.append(f"| {Path(r['run']).name} | {r['seed']} | {r['num_envs']} | "
                      f"{r['train_frequency']} | {r['final_greedy']:.2f} / "
                      f"{r['final_sampled']:.2f} | {r['best_eval_sampled']:.2f} "
-                     f"({r['best_eval_step']}) | {choice} | {late} | {r['wall_minutes']:.1f} "
+                     f"({r['best_eval_step']}) | {r['best_eval_greedy']:.2f} "
+                     f"({r['best_eval_greedy_step']}) | {choice} | {late} "
+                     f"| {r['wall_minutes']:.1f} "
                      f"| {curve} |")
     return "\n".join(lines) + "\n"
 
