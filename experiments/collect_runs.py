@@ -21,6 +21,7 @@ from pathlib import Path
 
 import tyro
 
+from lfo.envs.games import get_game
 from lfo.loop.selection import spearman
 
 
@@ -65,6 +66,7 @@ def collect(run: Path) -> dict:
     config = json.loads((run / "config.json").read_text())
     final = json.loads((run / "final.json").read_text())
     rows = _eval_rows(run)
+    spec = get_game(final["game"])
     curve = [{"step": int(r["step"]), "greedy": float(r["greedy_score"]),
               "sampled": float(r["sampled_score"]),
               "state_match": float(r["state_match"]) if r.get("state_match") else None}
@@ -76,7 +78,9 @@ def collect(run: Path) -> dict:
     return {
         "run": str(run), "game": final["game"], "method": final["method"],
         "encoder": final["encoder"], "seed": config["seed"], "steps": final["steps"],
-        "num_envs": config.get("num_envs"), "train_frequency": config.get("train_frequency"),
+        # a setting left to the game's default is None in config.json: show the default
+        "num_envs": config.get("num_envs") or spec.num_envs,
+        "train_frequency": config.get("train_frequency") or spec.train_frequency,
         "gradient_steps": config.get("gradient_steps"), "learner": config.get("learner"),
         "batch_size": config.get("batch_size"), "explore_epsilon": config.get("explore_epsilon"),
         "explore_epsilon_final": config.get("explore_epsilon_final"),
