@@ -457,9 +457,14 @@ def test_learner_settings_left_unset_take_the_games_defaults(tiny_clips, tmp_pat
     assert with_game_learner_defaults(unset, get_game("pong")).learner.absorbing is True
     assert with_game_learner_defaults(unset, get_game("breakout")).learner.absorbing is True
     assert with_game_learner_defaults(unset, get_game("carracing")).learner.absorbing is False
+    # CarRacing's learning rates fall to a tenth by the end; the Atari games keep them
+    assert with_game_learner_defaults(unset, get_game("carracing")).learner.lr_end_fraction == 0.1
+    assert with_game_learner_defaults(unset, get_game("pong")).learner.lr_end_fraction == 1.0
     chosen = dataclasses.replace(unset, learner=dataclasses.replace(unset.learner,
-                                                                    absorbing=False))
+                                                                    absorbing=False,
+                                                                    lr_end_fraction=0.5))
     assert with_game_learner_defaults(chosen, get_game("pong")).learner.absorbing is False
+    assert with_game_learner_defaults(chosen, get_game("carracing")).learner.lr_end_fraction == 0.5
     # the trainer resolves it, builds the learner with it and config.json records it
     trainer = Trainer(unset)
     assert trainer.cfg.learner.absorbing is False
@@ -467,10 +472,10 @@ def test_learner_settings_left_unset_take_the_games_defaults(tiny_clips, tmp_pat
     trainer.out.mkdir(parents=True, exist_ok=True)
     trainer._write_config()
     saved = json.loads((trainer.out / "config.json").read_text())
-    assert saved["learner"]["absorbing"] is False
-    # a config.json saved before the setting existed resumes as it ran (without it)
-    assert config_from_dict({"videos": "v", "game": "pong", "learner": {}}).learner.absorbing \
-        is False
+    assert saved["learner"]["absorbing"] is False and saved["learner"]["lr_end_fraction"] == 0.1
+    # a config.json saved before the settings existed resumes as it ran (without them)
+    old = config_from_dict({"videos": "v", "game": "carracing", "learner": {}}).learner
+    assert old.absorbing is False and old.lr_end_fraction == 1.0
 
 
 def test_max_clips_learns_from_the_first_clips_and_keeps_the_folders_score_scale(
@@ -517,7 +522,8 @@ def test_learning_rates_decay_linearly_to_the_end_fraction(tiny_clips, tmp_path)
     # the last update came one step before the end of the budget: about a tenth of each
     assert trainer.learner.agent.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4, rel=0.1)
     assert trainer.learner.idm.optimizer.param_groups[0]["lr"] == pytest.approx(2e-4, rel=0.1)
-    constant = Trainer(tiny_config(tiny_clips, tmp_path / "constant", steps=120))
+    constant = Trainer(tiny_config(tiny_clips, tmp_path / "constant", steps=120,
+                                   learner=LearnerSettings(hidden=(32,), lr_end_fraction=1.0)))
     constant.run()
     assert constant.learner.agent.optimizer.param_groups[0]["lr"] == 3e-4
     with pytest.raises(ValueError, match="lr-end-fraction"):

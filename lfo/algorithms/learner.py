@@ -75,10 +75,11 @@ class LearnerSettings:
     """IQ: a terminal transition enters a learned absorbing state (DAC's) instead of a
     state worth 0, so that ending an episode is not a way out of negative rewards. None:
     the game's default (on for the Atari games, off for CarRacing; docs/learners.md)."""
-    lr_end_fraction: float = 1.0
+    lr_end_fraction: float | None = None
     """Every learning rate of the learner (Q head, IDM, discriminator) at the end of the
     run, as a fraction of its start, reached linearly over the agent steps after warm-up
-    (1.0: constant, as in IQ-Learn; 0.1: a tenth at the end; SB3's linear schedule)."""
+    (1.0: constant, as in IQ-Learn; 0.1: a tenth at the end; SB3's linear schedule).
+    None: the game's default (0.1 on CarRacing, 1.0 on the Atari games; docs/learners.md)."""
     idm_hidden: tuple[int, ...] = (256, 256)
     """Hidden sizes of inverse dynamics models (IQ-idm, BCO)."""
     idm_lr: float = 1e-3
@@ -93,12 +94,16 @@ class LearnerSettings:
 
     def for_problem(self, obs_dim: int, n_actions: int, seed: int | None) -> LearnerSettings:
         """These settings for a problem: feature length, action count and seed filled in."""
-        if not 0.0 <= self.lr_end_fraction:
+        if self.lr_end_fraction is not None and self.lr_end_fraction < 0:
             raise ValueError(f"--learner.lr-end-fraction must be >= 0, got {self.lr_end_fraction}")
         if obs_dim <= 0 or n_actions <= 0:
             raise ValueError(f"obs_dim and n_actions must be positive, got {obs_dim}, "
                              f"{n_actions}")
         return dataclasses.replace(self, obs_dim=obs_dim, n_actions=n_actions, seed=seed)
+
+
+#: what a setting left None takes on a game whose spec names no default for it
+UNSET_LEARNER_DEFAULTS: dict[str, Any] = {"absorbing": False, "lr_end_fraction": 1.0}
 
 
 class Learner(abc.ABC):

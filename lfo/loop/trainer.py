@@ -31,7 +31,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from lfo.algorithms.exploration import EzGreedy
-from lfo.algorithms.learner import resolve_device
+from lfo.algorithms.learner import UNSET_LEARNER_DEFAULTS, resolve_device
 from lfo.algorithms.methods import Learner, build_learner, get_method
 from lfo.algorithms.oracle import expert_pair_actions  # oracles only: reads the labels on call
 from lfo.data.transitions import ExpertPairs, ReplayBuffer
@@ -596,11 +596,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
 def with_game_learner_defaults(cfg: TrainConfig, spec: GameSpec) -> TrainConfig:
     """``cfg`` with every learner setting left ``None`` set to the game's default (or to
-    its field's ``False`` where the game has none); config.json then records the value."""
+    ``UNSET_LEARNER_DEFAULTS`` where the game has none); config.json then records it."""
     filled = {}
-    for f in dataclasses.fields(cfg.learner):
-        if getattr(cfg.learner, f.name) is None and f.name != "seed":
-            filled[f.name] = spec.learner_defaults.get(f.name, False)
+    for name in UNSET_LEARNER_DEFAULTS:
+        if getattr(cfg.learner, name) is None:
+            filled[name] = spec.learner_defaults.get(name, UNSET_LEARNER_DEFAULTS[name])
     unknown = set(spec.learner_defaults) - {f.name for f in dataclasses.fields(cfg.learner)}
     if unknown:
         raise ValueError(f"{spec.name}: learner_defaults names unknown settings {sorted(unknown)}")
