@@ -48,14 +48,22 @@ from lfo.loop.config import load_run_config
 from lfo.loop.trainer import Trainer
 
 
-def agent_triples(replay, num_envs: int) -> tuple[np.ndarray, ...]:
-    """(z, z', z'', a) for every replay transition whose env's next transition follows on
-    from its z' (same episode), in the buffer's stored order."""
+def agent_successors(replay, num_envs: int) -> np.ndarray:
+    """For each replay transition, the index of the same env's next transition when it
+    starts from this one's z' (the same episode), else -1."""
     n = len(replay)
-    j = np.arange(n - num_envs)
-    k = j + num_envs
-    same = np.all(replay.obs[k] == replay.next_obs[j], axis=1) & (replay.done[j] == 0)
-    j, k = j[same], k[same]
+    k = np.arange(n) + num_envs
+    ok = k < n
+    ok[ok] = np.all(replay.obs[k[ok]] == replay.next_obs[:n][ok], axis=1)
+    return np.where(ok, k, -1)
+
+
+def agent_triples(replay, num_envs: int) -> tuple[np.ndarray, ...]:
+    """(z, z', z'', a) for every non-terminal replay transition with a successor
+    (:func:`agent_successors`), in the buffer's stored order."""
+    follows = agent_successors(replay, num_envs)
+    j = np.flatnonzero((follows >= 0) & (replay.done[: len(follows)] == 0))
+    k = follows[j]
     return replay.obs[j], replay.next_obs[j], replay.next_obs[k], replay.action[j]
 
 
@@ -195,10 +203,7 @@ def main() -> None:
     out["models"]["supervised on the expert (last clip held out)"] = result
     print(f"supervised on the expert, held-out clip: accuracy {result['accuracy']:.3f}")
     # the two behaviours after a steer
-    k = np.arange(n) + trainer.num_envs
-    ok = k < n
-    ok[ok] = np.all(trainer.replay.obs[k[ok]] == trainer.replay.next_obs[:n][ok], axis=1)
-    agent_follows = np.where(ok, k, -1)
+    agent_follows = agent_successors(trainer.replay, trainer.num_envs)
     same_clip = np.r_[pairs.clip_index[1:] == pairs.clip_index[:-1], False]
     expert_follows = np.where(same_clip, np.arange(len(pairs)) + 1, -1)
     out["after_a_steer"] = {

@@ -418,7 +418,7 @@ class Trainer:
         if cfg.explore_epsilon_final is None:
             return cfg.explore_epsilon
         span = cfg.explore_decay_steps or max(1, cfg.steps - cfg.learning_starts)
-        done = min(1.0, max(0, self.step - cfg.learning_starts) / span)
+        done = self._progress(cfg.learning_starts, span)
         return cfg.explore_epsilon + done * (cfg.explore_epsilon_final - cfg.explore_epsilon)
 
     def learning_rate_scale(self) -> float:
@@ -426,8 +426,13 @@ class Trainer:
         offline run), ``lr_end_fraction`` at the end of the budget, linear between."""
         cfg = self.cfg
         start = cfg.learning_starts if self.method.interacts else 0
-        done = min(1.0, max(0, self.step - start) / max(1, cfg.steps - start))
+        done = self._progress(start, max(1, cfg.steps - start))
         return 1.0 + done * (cfg.learner.lr_end_fraction - 1.0)
+
+    def _progress(self, start: int, span: int) -> float:
+        """How far the current step is through ``span`` steps from ``start``, in [0, 1]:
+        the shared clock of the loop's linear schedules."""
+        return min(1.0, max(0, self.step - start) / span)
 
     def _updates_due(self, before: int, after: int) -> int:
         """Learner updates owed for the agent steps ``before+1 .. after``: ``gradient_steps``
