@@ -1,7 +1,9 @@
 """IQ-Learn as a :class:`~lfo.algorithms.learner.Learner`: the project's main method and its oracle.
 
 * ``iq-idm``: expert pairs labelled by an inverse dynamics model p(a | s, s') trained on
-  the agent's own transitions, then action-based chi^2 IQ-Learn (``lfo.algorithms.iq``).
+  the agent's own transitions (optionally corrected from the agent's action frequencies
+  to the expert's, ``lfo.algorithms.label_shift``), then action-based chi^2 IQ-Learn
+  (``lfo.algorithms.iq``).
 * ``iq-state-only``: the policy-expectation form of the IQ-Learn paper's section 5.4.
 * ``oracle-iq``: action-based IQ-Learn on the recorded expert actions. ORACLE: it sees
   what the video does not show, and exists only to bound what the state-only forms
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from torch import Tensor
 from lfo.algorithms import iq
 from lfo.algorithms.agent import SoftQAgent, SoftQConfig
 from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel, scheduled_idm_update
+from lfo.algorithms.label_shift import LabelShiftConfig, LabelShiftCorrection
 from lfo.algorithms.learner import (
     AgentSampler,
     Learner,
@@ -70,6 +74,12 @@ class IQLearner(Learner):
                                            lr=s.idm_lr, seed=s.seed))
             if variant == "idm" else None
         )
+        self.label_shift = (
+            LabelShiftCorrection(LabelShiftConfig(s.obs_dim, s.n_actions,
+                                                  hidden=tuple(s.idm_hidden), lr=s.idm_lr,
+                                                  seed=s.seed))
+            if variant == "idm" and s.idm_label_shift else None
+        )
         self._idm_logs: dict[str, float] = {}
 
     def act(self, features, greedy: bool = False):
@@ -86,10 +96,32 @@ class IQLearner(Learner):
             self._idm_logs = scheduled_idm_update(
                 self.idm, step, self.settings.idm_update_every, agent, self.sample_agent,
                 self._idm_logs)
+            if self.label_shift is not None and step % self.settings.idm_update_every == 0:
+                batch = agent if self.sample_agent is None else self.sample_agent(len(agent))
+                self._idm_logs.update(self.label_shift.update(batch.obs, batch.action))
             logs.update(self._idm_logs)
-            expert = self.idm.label_batch(expert, soft=self.settings.idm_soft)
+            labels = self.label_expert(expert.obs, expert.next_obs, learn_prior=True)
+            if self.label_shift is not None:
+                logs.update({f"expert_prior_{a}": float(p)
+                             for a, p in enumerate(self.label_shift.prior)})
+            labels = labels if self.settings.idm_soft else labels.argmax(dim=1)
+            expert = dataclasses.replace(expert, action=labels.to(expert.obs.device))
         logs.update(self.agent.update(expert, agent))
         return logs
+
+    def label_expert(self, obs: Tensor, next_obs: Tensor,
+                     learn_prior: bool = False) -> Tensor:
+        """iq-idm: the labels p(a | s, s') the learner gives expert pairs, (N, A): the IDM's
+        posterior, under the expert's estimated action frequencies when the label-shift
+        correction is on (``learn_prior``: the batch also updates that estimate)."""
+        if self.idm is None:
+            raise ValueError(f"{self.name} labels no expert pairs (it has no IDM)")
+        device = next(self.idm.parameters()).device
+        obs, next_obs = obs.to(device), next_obs.to(device)
+        posterior = self.idm.label(obs, next_obs, soft=True)
+        if self.label_shift is None:
+            return posterior
+        return self.label_shift.correct(obs, posterior, learn_prior=learn_prior)
 
     def save(self, folder: Path) -> None:
         """``agent.pt`` (+ ``idm.pt``) and ``learner.pt`` (the sampling generator)."""
@@ -97,16 +129,20 @@ class IQLearner(Learner):
         self.agent.save(folder / "agent.pt")
         if self.idm is not None:
             self.idm.save(folder / "idm.pt")
+        if self.label_shift is not None:
+            self.label_shift.save(folder / "label_shift.pt")
         safe_save({"agent_rng": save_rng(self.agent.rng)}, folder / "learner.pt")
 
     def load(self, folder: Path) -> None:
         folder = Path(folder)
         agent = SoftQAgent.load(folder / "agent.pt")
         idm = InverseDynamicsModel.load(folder / "idm.pt") if self.idm is not None else None
+        shift = (LabelShiftCorrection.load(folder / "label_shift.pt")
+                 if self.label_shift is not None else None)
         extra = folder / "learner.pt"
         if extra.is_file():  # checkpoints from before the learner interface lack it
             load_rng(agent.rng, safe_load(extra)["agent_rng"])
-        self.agent, self.idm = agent, idm
+        self.agent, self.idm, self.label_shift = agent, idm, shift
 
     @torch.no_grad()
     def expert_reward(self, obs: Tensor, next_obs: Tensor) -> np.ndarray:
@@ -114,6 +150,6 @@ class IQLearner(Learner):
         alpha, gamma = self.agent.config.alpha, self.agent.config.gamma
         q = self.agent.q(obs)
         v_next = iq.soft_value(self.agent.q(next_obs), alpha)
-        weights = self.idm.label(obs, next_obs) if self.idm is not None else iq.policy_probs(
-            q, alpha)
+        weights = (self.label_expert(obs, next_obs) if self.idm is not None
+                   else iq.policy_probs(q, alpha))
         return ((weights * q).sum(dim=1) - gamma * v_next).numpy()

@@ -89,6 +89,11 @@ class LearnerSettings:
     offers a sampler, else on the step's agent batch)."""
     idm_soft: bool = True
     """IQ-idm: label expert pairs with p(a | s, s') (True) or its argmax (False)."""
+    idm_label_shift: bool | None = None
+    """IQ-idm: correct the IDM's labels from the agent's action frequencies to the
+    expert's (a behaviour model p_b(a | s) of the agent and an EM estimate of the expert's
+    frequencies; ``lfo.algorithms.label_shift``). None: the game's default (off everywhere
+    until measured; docs/learners.md)."""
     seed: Suppress[int | None] = None
     """Seeds network initialisation and action sampling (the run's seed)."""
 
@@ -103,7 +108,8 @@ class LearnerSettings:
 
 
 #: what a setting left None takes on a game whose spec names no default for it
-UNSET_LEARNER_DEFAULTS: dict[str, Any] = {"absorbing": False, "lr_end_fraction": 1.0}
+UNSET_LEARNER_DEFAULTS: dict[str, Any] = {"absorbing": False, "lr_end_fraction": 1.0,
+                                          "idm_label_shift": False}
 
 
 class Learner(abc.ABC):

@@ -96,6 +96,10 @@ def audit_run(run_dir: str | Path) -> dict[str, dict]:
     idm = getattr(learner, "idm", None)
     if idm is not None:
         out["idm"] = audit(idm.label(obs, nxt, soft=False).numpy(), recorded, n_actions).to_dict()
+    if getattr(learner, "label_shift", None) is not None:  # the labels the learner used
+        out["idm_label_shift"] = audit(learner.label_expert(obs, nxt).argmax(dim=1).numpy(),
+                                       recorded, n_actions).to_dict()
+        out["idm_label_shift"]["expert_prior"] = learner.label_shift.prior.tolist()
     greedy = learner.act(pairs.obs, greedy=True)
     out["policy_greedy"] = audit(np.asarray(greedy).reshape(-1), recorded, n_actions).to_dict()
     return out

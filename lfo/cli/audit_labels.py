@@ -23,15 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for name in ("idm", "policy_greedy"):
+    for name in ("idm", "idm_label_shift", "policy_greedy"):
         if name in result:
             a = result[name]
-            print(f"{name:14s} accuracy {a['accuracy']:.3f} (most frequent action: "
+            print(f"{name:15s} accuracy {a['accuracy']:.3f} (most frequent action: "
                   f"{a['prior_accuracy']:.3f}); recall per action "
                   + " ".join(f"{r:.2f}" for r in a["recall"]))
             expert = " ".join(f"{f:.2f}" for f in a["expert_frequency"])
             guessed = " ".join(f"{f:.2f}" for f in a["guessed_frequency"])
-            print(f"{'':14s} expert frequency {expert} | guessed {guessed}")
+            print(f"{'':15s} expert frequency {expert} | guessed {guessed}")
     if cfg.json:
         cfg.json.parent.mkdir(parents=True, exist_ok=True)
         cfg.json.write_text(json.dumps(result, indent=1))

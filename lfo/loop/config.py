@@ -27,7 +27,7 @@ _FLAT_LEARNER_FIELDS = ("hidden", "alpha", "gamma", "chi2_alpha", "lr", "tau", "
                         "double_q", "grad_penalty", "idm_lr", "idm_update_every")
 #: learner settings added later, with the value every run saved before them ran with (a
 #: saved config.json without one must resume as it ran, not take today's game default)
-_LATER_LEARNER_FIELDS = {"absorbing": False, "lr_end_fraction": 1.0}
+_LATER_LEARNER_FIELDS = {"absorbing": False, "lr_end_fraction": 1.0, "idm_label_shift": False}
 
 
 @dataclass
