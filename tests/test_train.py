@@ -14,6 +14,7 @@ import pytest
 
 from lfo.algorithms.exploration import EzGreedy
 from lfo.algorithms.learner import LearnerSettings
+from lfo.envs.games import get_game
 from lfo.loop.checkpoint import read_state
 from lfo.loop.config import TrainConfig, load_run_config
 from lfo.loop.trainer import Trainer, TrainingDiverged, TrainingInterrupted, train
@@ -529,3 +530,30 @@ def test_learning_rates_decay_linearly_to_the_end_fraction(tiny_clips, tmp_path)
     with pytest.raises(ValueError, match="lr-end-fraction"):
         Trainer(tiny_config(tiny_clips, tmp_path / "bad",
                             learner=LearnerSettings(lr_end_fraction=-0.5)))
+
+
+def test_the_feature_clip_bounds_rare_values_and_survives_a_resume(tiny_clips, tmp_path):
+    from lfo.loop.config import config_from_dict
+    from lfo.loop.policy import FeatureNormalizer
+
+    # a flag that is 1 in 999 of 1,000 rows: its rare 0 is -31.6 standard deviations away
+    flag = np.ones((1000, 1), np.float32)
+    flag[0] = 0.0
+    plain, clipped = FeatureNormalizer.fit(flag), FeatureNormalizer.fit(flag, clip=5.0)
+    assert plain(flag[:1])[0, 0] == pytest.approx(-31.6, abs=0.1)
+    assert clipped(flag[:1])[0, 0] == -5.0
+    assert clipped(flag[1:2])[0, 0] == pytest.approx(plain(flag[1:2])[0, 0])  # inside: equal
+    with pytest.raises(ValueError, match="feature clip"):
+        FeatureNormalizer.fit(flag, clip=-1.0)
+    # the run resolves the game's default, records it, and its checkpoint keeps it
+    trainer = Trainer(tiny_config(tiny_clips, tmp_path / "run", steps=100, feature_clip=3.0))
+    trainer.run()
+    assert json.loads((trainer.out / "config.json").read_text())["feature_clip"] == 3.0
+    assert float(np.abs(trainer.expert.obs).max()) <= 3.0
+    resumed = Trainer(load_run_config(trainer.out, progress=False))
+    resumed.load_checkpoint()
+    assert resumed.normalizer.clip == 3.0
+    assert Trainer(tiny_config(tiny_clips, tmp_path / "default")).cfg.feature_clip == (
+        get_game("carracing").feature_clip)
+    # a config.json from before the setting resumes without a clip
+    assert config_from_dict({"videos": "v", "game": "carracing"}).feature_clip == 0.0

@@ -76,6 +76,8 @@ class GameSpec:
         num_envs, vectorization, train_frequency: the training loop's defaults on this
             game (envs stepped together, ``"sync"`` or ``"async"``, agent steps per
             learner update), each chosen by measurement (``notes/loop_speed.md``).
+        feature_clip: normalised features are clipped to [-c, c] (0: not clipped);
+            ``--feature-clip`` left unset takes it.
         learner_defaults: values of :class:`lfo.algorithms.learner.LearnerSettings`
             fields left ``None`` on the command line, each chosen by measurement
             (``notes/learner_stability.md``).
@@ -94,6 +96,7 @@ class GameSpec:
     num_envs: int = 1
     vectorization: str = "sync"
     train_frequency: int = 1
+    feature_clip: float = 0.0
     learner_defaults: dict[str, Any] = field(default_factory=dict)
     notes: str = field(default="", compare=False)
 

@@ -28,6 +28,8 @@ _FLAT_LEARNER_FIELDS = ("hidden", "alpha", "gamma", "chi2_alpha", "lr", "tau", "
 #: learner settings added later, with the value every run saved before them ran with (a
 #: saved config.json without one must resume as it ran, not take today's game default)
 _LATER_LEARNER_FIELDS = {"absorbing": False, "lr_end_fraction": 1.0, "idm_label_shift": False}
+#: the same for run settings
+_LATER_RUN_FIELDS = {"feature_clip": 0.0}
 
 
 @dataclass
@@ -89,6 +91,9 @@ class RunSettings:
     """Learn from the first N clips of the folder only (in path order; IQ-Learn's number of
     demonstrations). None: every clip. Scores stay normalised by the whole folder's expert
     return, so runs with different N compare."""
+    feature_clip: float | None = None
+    """Clip the normalised features (the clips' mean and std) to [-c, c] before the learner
+    sees them; 0: no clip. None: the game's default (lfo.envs.games)."""
     first_checkpoint: int = 1_000
     """Env steps before the first checkpoint (then every checkpoint_every), so a run
     killed in its first minutes can still be resumed."""
@@ -168,6 +173,8 @@ def config_from_dict(data: dict[str, Any], **overrides: Any) -> TrainConfig:
     if "game" in data:  # a config.json the trainer saved (it adds the game)
         for name, value in _LATER_LEARNER_FIELDS.items():
             learner.setdefault(name, value)
+        for name, value in _LATER_RUN_FIELDS.items():
+            data.setdefault(name, value)
     known = {f.name for f in dataclasses.fields(LearnerSettings)}
     learner = {k: tuple(v) if isinstance(v, list) else v
                for k, v in learner.items() if k in known}

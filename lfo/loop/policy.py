@@ -26,18 +26,30 @@ from lfo.loop.config import TrainConfig, config_from_dict
 
 
 class FeatureNormalizer:
-    """Standardise features with the expert clips' mean and std (fixed for the run)."""
+    """Standardise features with the expert clips' mean and std (fixed for the run), then
+    clip them to [-clip, clip] when ``clip`` > 0 (a rare value, such as Breakout's "no
+    ball in play" in clips where the ball is almost always in play, would otherwise reach
+    tens of standard deviations)."""
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
+    def __init__(self, mean: np.ndarray, std: np.ndarray, clip: float = 0.0) -> None:
+        if clip < 0:
+            raise ValueError(f"the feature clip must be >= 0 (0: none), got {clip}")
         self.mean = mean.astype(np.float32)
         self.std = np.maximum(std, 1e-6).astype(np.float32)
+        self.clip = float(clip)
 
     @classmethod
-    def fit(cls, features: np.ndarray) -> FeatureNormalizer:
-        return cls(features.mean(axis=0), features.std(axis=0))
+    def fit(cls, features: np.ndarray, clip: float = 0.0) -> FeatureNormalizer:
+        return cls(features.mean(axis=0), features.std(axis=0), clip)
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
-        return (features - self.mean) / self.std
+        z = (features - self.mean) / self.std
+        return np.clip(z, -self.clip, self.clip) if self.clip > 0 else z
+
+    def state(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """What a checkpoint keeps: ``FeatureNormalizer(*state)`` rebuilds it (a checkpoint
+        from before the clip holds (mean, std) only: no clip)."""
+        return self.mean, self.std, self.clip
 
 
 class EncodedPolicy:

@@ -96,9 +96,11 @@ class Trainer:
         if cfg.steps is None:  # the game's own budget; config.json records the number
             cfg = self.cfg = dataclasses.replace(cfg, steps=self.spec.train_steps)
         cfg = self.cfg = with_game_learner_defaults(cfg, self.spec)
+        if cfg.feature_clip is None:  # the game's own; config.json records the number
+            cfg = self.cfg = dataclasses.replace(cfg, feature_clip=self.spec.feature_clip)
         self.out = cfg.resolved_out(self.game)
         feats = clip_source_features(source, progress=cfg.progress)
-        self.normalizer = FeatureNormalizer.fit(np.concatenate(feats))
+        self.normalizer = FeatureNormalizer.fit(np.concatenate(feats), clip=cfg.feature_clip)
         self.expert = ExpertPairs.from_clips([self.normalizer(f) for f in feats])
         if self.method.uses_expert_actions:  # ORACLES ONLY: the recorded expert actions
             self.expert = self.expert.with_actions(expert_pair_actions(
@@ -183,7 +185,7 @@ class Trainer:
             "updates": self.updates, "episodes_started": self.episode_seeds.started,
             "replay": self.replay.state_dict(), "rng": self.rng.bit_generator.state,
             "method": self.method.name,
-            "normalizer": (self.normalizer.mean, self.normalizer.std),
+            "normalizer": self.normalizer.state(),
             "eval_rows": self.eval_rows, "torch_rng": torch.get_rng_state(),
             "ez_greedy": [e.state_dict() for e in self.ez_greedy],
             "warmup": [w.state_dict() for w in self.warmup],
