@@ -259,3 +259,37 @@ def test_absorbing_value_learns_only_when_enabled_and_survives_a_checkpoint(tmp_
     assert loaded.update(expert, batch)["loss"] == pytest.approx(
         absorbing.update(expert, batch)["loss"])
     assert float(loaded.absorbing_reward) == pytest.approx(float(absorbing.absorbing_reward))
+
+
+def test_weight_average_follows_the_updates_and_acts_without_touching_the_agents_draws(
+        tmp_path):
+    cfg = SoftQConfig(obs_dim=5, n_actions=3, hidden=(8,), zero_init_output=False,
+                      average_decay=0.75, seed=0)
+    agent = SoftQAgent(cfg)
+    expert, batch = make_batches()
+    start = [p.detach().clone() for p in agent.q.parameters()]
+    agent.update(expert, batch)
+    after_one = [p.detach().clone() for p in agent.q.parameters()]
+    # one update: average = 0.75 start + 0.25 new weights
+    for p0, p1, avg in zip(start, after_one, agent.q_average.parameters(), strict=True):
+        assert torch.allclose(avg, 0.75 * p0 + 0.25 * p1)
+    agent.update(expert, batch)
+    for p0, p1, p2, avg in zip(start, after_one, agent.q.parameters(),
+                               agent.q_average.parameters(), strict=True):
+        assert torch.allclose(avg, 0.75 * (0.75 * p0 + 0.25 * p1) + 0.25 * p2)
+    # the averaged copy acts with the average; sampling from it leaves the agent's draws
+    twin = agent.averaged()
+    x = torch.randn(4, 5)
+    assert torch.allclose(twin.q_values(x), agent.q_average(x))
+    assert not torch.allclose(twin.q_values(x), agent.q_values(x))
+    state = agent.rng.bit_generator.state
+    twin.act(x.numpy())
+    assert agent.rng.bit_generator.state == state
+    # it survives a checkpoint; without averaging there is none to ask for
+    agent.save(tmp_path / "agent.pt")
+    loaded = SoftQAgent.load(tmp_path / "agent.pt")
+    assert torch.allclose(loaded.averaged().q_values(x), twin.q_values(x))
+    with pytest.raises(ValueError, match="no average"):
+        SoftQAgent(dataclasses.replace(cfg, average_decay=0.0)).averaged()
+    with pytest.raises(ValueError, match="average_decay"):
+        SoftQAgent(dataclasses.replace(cfg, average_decay=1.0))

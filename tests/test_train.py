@@ -557,3 +557,19 @@ def test_the_feature_clip_bounds_rare_values_and_survives_a_resume(tiny_clips, t
         get_game("carracing").feature_clip)
     # a config.json from before the setting resumes without a clip
     assert config_from_dict({"videos": "v", "game": "carracing"}).feature_clip == 0.0
+
+
+def test_a_weight_averaged_policy_is_evaluated_beside_the_learners_own(tiny_clips, tmp_path):
+    cfg = tiny_config(tiny_clips, tmp_path / "run",
+                      learner=LearnerSettings(hidden=(32,), average_decay=0.9))
+    summary = train(cfg)
+    rows = (tmp_path / "run" / "eval.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert "averaged_greedy_score" in header and "averaged_sampled_mean" in header
+    averaged = summary["averaged"]
+    assert averaged["average_decay"] == 0.9 and np.isfinite(averaged["greedy_mean"])
+    # the same run without the average: the learner's own play and evaluation are unchanged
+    plain = train(tiny_config(tiny_clips, tmp_path / "plain"))
+    assert plain["averaged"] is None
+    assert plain["greedy_mean"] == summary["greedy_mean"]
+    assert plain["sampled_mean"] == summary["sampled_mean"]

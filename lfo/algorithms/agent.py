@@ -73,6 +73,10 @@ class SoftQConfig:
     """Terminal transitions enter a learned absorbing state (DAC's) instead of a state
     worth 0 (:func:`lfo.algorithms.iq.absorbing_terms`): IQ gives the agent's states
     negative rewards, and with V(terminal) = 0 ending an episode early looks good."""
+    average_decay: float = 0.0
+    """Keep an exponential moving average of the Q head's weights (Polyak averaging of the
+    iterates; weight 1 - decay on each update's new weights) for :meth:`SoftQAgent.averaged`;
+    0: none."""
     seed: int | None = None
     """Seeds the network initialisation and action sampling."""
 
@@ -117,6 +121,10 @@ class SoftQAgent:
         params = list(self.q.parameters()) + (list(self.absorbing.parameters())
                                               if config.absorbing else [])
         self.optimizer = torch.optim.Adam(params, lr=config.lr)
+        if not 0.0 <= config.average_decay < 1.0:
+            raise ValueError(f"average_decay must be in [0, 1), got {config.average_decay}")
+        self.q_average = (copy.deepcopy(self.q).requires_grad_(False)
+                          if config.average_decay > 0 else None)
         self.rng = np.random.default_rng(config.seed)
         self.updates = 0
 
@@ -125,6 +133,8 @@ class SoftQAgent:
         self.device = torch.device(device)
         self.q.to(self.device)
         self.q_target.to(self.device)
+        if self.q_average is not None:
+            self.q_average.to(self.device)
         self.absorbing.to(self.device)
         move_optimizer_state(self.optimizer, self.device)
 
@@ -249,8 +259,24 @@ class SoftQAgent:
             diagnostics["grad_norm"] = float(norm)
         self.optimizer.step()
         self._polyak()
+        if self.q_average is not None:
+            with torch.no_grad():
+                for p, p_avg in zip(self.q.parameters(), self.q_average.parameters(),
+                                    strict=True):
+                    p_avg.lerp_(p, 1.0 - self.config.average_decay)
         self.updates += 1
         return diagnostics
+
+    def averaged(self) -> SoftQAgent:
+        """A copy that acts with the averaged Q head (``average_decay`` > 0), for
+        evaluation: its sampling generator is its own, so using it leaves this agent's
+        draws as they were."""
+        if self.q_average is None:
+            raise ValueError("this agent keeps no average (average_decay is 0)")
+        twin = copy.copy(self)
+        twin.q = copy.deepcopy(self.q_average)
+        twin.rng = copy.deepcopy(self.rng)
+        return twin
 
     @torch.no_grad()
     def _polyak(self) -> None:
@@ -276,6 +302,8 @@ class SoftQAgent:
                 "optimizer": self.optimizer.state_dict(),
                 "updates": self.updates,
                 "absorbing_reward": self.absorbing_reward.detach().cpu(),
+                **({"q_average": self.q_average.state_dict()}
+                   if self.q_average is not None else {}),
             },
             path,
         )
@@ -296,6 +324,8 @@ class SoftQAgent:
         agent.updates = int(state["updates"])
         if "absorbing_reward" in state:  # checkpoints from before the absorbing state lack it
             agent.absorbing_reward.data.copy_(state["absorbing_reward"])
+        if agent.q_average is not None:
+            agent.q_average.load_state_dict(state["q_average"])
         return agent
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import warnings
 from pathlib import Path
@@ -67,7 +68,7 @@ class IQLearner(Learner):
             target_update_interval=s.target_update_interval,
             grad_clip=s.grad_clip, double_q=s.double_q, grad_penalty=s.grad_penalty,
             bc_weight=s.bc_weight if variant != "state-only" else 0.0, absorbing=bool(s.absorbing),
-            seed=s.seed,
+            average_decay=s.average_decay, seed=s.seed,
         ))
         self.idm = (
             InverseDynamicsModel(IDMConfig(s.obs_dim, s.n_actions, hidden=tuple(s.idm_hidden),
@@ -108,6 +109,14 @@ class IQLearner(Learner):
             expert = dataclasses.replace(expert, action=labels.to(expert.obs.device))
         logs.update(self.agent.update(expert, agent))
         return logs
+
+    def averaged(self) -> IQLearner | None:
+        """This learner acting with the Q head's weight average (``average_decay`` > 0)."""
+        if self.agent.q_average is None:
+            return None
+        twin = copy.copy(self)
+        twin.agent = self.agent.averaged()
+        return twin
 
     def label_expert(self, obs: Tensor, next_obs: Tensor,
                      learn_prior: bool = False) -> Tensor:

@@ -80,6 +80,11 @@ class LearnerSettings:
     run, as a fraction of its start, reached linearly over the agent steps after warm-up
     (1.0: constant, as in IQ-Learn; 0.1: a tenth at the end; SB3's linear schedule).
     None: the game's default (0.1 on CarRacing, 1.0 on the Atari games; docs/learners.md)."""
+    average_decay: float = 0.0
+    """IQ: also keep an exponential moving average of the Q head's weights (decay per
+    update; 0.999 averages over about the last 1,000 updates) and evaluate the policy it
+    gives beside the learner's own (``averaged_*`` in eval.csv, ``averaged`` in
+    final.json). 0: none."""
     idm_hidden: tuple[int, ...] = (256, 256)
     """Hidden sizes of inverse dynamics models (IQ-idm, BCO)."""
     idm_lr: float = 1e-3
@@ -152,6 +157,11 @@ class Learner(abc.ABC):
 
     def expert_reward(self, obs: Tensor, next_obs: Tensor) -> np.ndarray | None:
         """The method's reward r(s, s') along expert pairs, if it has one (for a plot)."""
+        return None
+
+    def averaged(self) -> Learner | None:
+        """A copy that acts with averaged weights, for evaluation (``None``: the learner
+        keeps no average)."""
         return None
 
     def optimizers(self) -> list[torch.optim.Optimizer]:

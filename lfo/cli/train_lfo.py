@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{chosen['step']}, greedy {chosen['greedy_mean']:.1f}, sampled "
               f"{chosen['sampled_mean']:.1f} (score {chosen['sampled_score']:.2f}); "
               f"{chosen['checkpoint']}")
+    averaged = summary.get("averaged")
+    if averaged:
+        print(f"weight-averaged policy (decay {averaged['average_decay']}): greedy "
+              f"{averaged['greedy_mean']:.1f}, sampled {averaged['sampled_mean']:.1f} "
+              f"(score {averaged['sampled_score']:.2f})")
     return 0
 
 

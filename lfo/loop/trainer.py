@@ -270,6 +270,15 @@ class Trainer:
         )
         return row
 
+    def averaged_row(self, results: dict[str, EvalResult]) -> dict[str, float]:
+        """``averaged_<mode>_mean`` / ``_score`` of the weight-averaged policy's evaluation."""
+        row: dict[str, float] = {}
+        for mode, res in results.items():
+            row[f"averaged_{mode}_mean"] = res.mean
+            row[f"averaged_{mode}_score"] = normalised_score(
+                res.mean, self.random_return, self.expert_return)
+        return row
+
     def measure_random(self) -> float:
         """The random policy's mean return in the agent's own world (its env options and
         action repeat), the 0 of the normalised score."""
@@ -481,6 +490,10 @@ class Trainer:
         final = self.step >= cfg.steps
         if _crossed(before, self.step, cfg.eval_every) or final:
             row = self.eval_row(self.evaluate(cfg.eval_episodes))
+            averaged = self.learner.averaged()
+            if averaged is not None:  # the weight average's policy, beside the learner's
+                row.update(self.averaged_row(self.evaluate(cfg.eval_episodes,
+                                                           learner=averaged)))
             if self.method.interacts:  # reward-free: the recent play against the clips
                 row["state_match"] = chamfer_distance(
                     self.replay.latest(min(cfg.eval_every, SELECTION_WINDOW)), self.expert.obs,
@@ -531,9 +544,24 @@ class Trainer:
             "eval_seeds": list(EVAL_SEEDS[: self.cfg.final_eval_episodes]),
             "episodes": {m: r.summary() for m, r in results.items()},
             "selection": self.reward_free_selection(),
+            "averaged": self.final_averaged(),
         }
         (self.out / "final.json").write_text(json.dumps(summary, indent=1, default=float))
         return summary
+
+    def final_averaged(self) -> dict[str, Any] | None:
+        """The final evaluation of the weight-averaged policy (``--learner.average-decay``),
+        or ``None`` without one."""
+        averaged = self.learner.averaged()
+        if averaged is None:
+            return None
+        say("evaluating the weight-averaged policy")
+        results = self.evaluate(self.cfg.final_eval_episodes, learner=averaged)
+        return {"average_decay": self.settings.average_decay,
+                **{f"{m}_mean": r.mean for m, r in results.items()},
+                **{f"{m}_score": normalised_score(r.mean, self.random_return,
+                                                  self.expert_return)
+                   for m, r in results.items()}}
 
     def reward_free_selection(self) -> dict[str, Any] | None:
         """The checkpoint chosen without the env's reward (closest recent play to the clips'
