@@ -461,6 +461,10 @@ def test_learner_settings_left_unset_take_the_games_defaults(tiny_clips, tmp_pat
     # CarRacing's learning rates fall to a tenth by the end; the Atari games keep them
     assert with_game_learner_defaults(unset, get_game("carracing")).learner.lr_end_fraction == 0.1
     assert with_game_learner_defaults(unset, get_game("pong")).learner.lr_end_fraction == 1.0
+    assert with_game_learner_defaults(unset,
+                                      get_game("breakout")).learner.lr_end_fraction == 0.1
+    # Breakout clips its normalised features (its rare "no ball" flag); the others do not
+    assert [get_game(g).feature_clip for g in ("carracing", "pong", "breakout")] == [0, 0, 5]
     chosen = dataclasses.replace(unset, learner=dataclasses.replace(unset.learner,
                                                                     absorbing=False,
                                                                     lr_end_fraction=0.5))

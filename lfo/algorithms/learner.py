@@ -79,7 +79,7 @@ class LearnerSettings:
     """Every learning rate of the learner (Q head, IDM, discriminator) at the end of the
     run, as a fraction of its start, reached linearly over the agent steps after warm-up
     (1.0: constant, as in IQ-Learn; 0.1: a tenth at the end; SB3's linear schedule).
-    None: the game's default (0.1 on CarRacing, 1.0 on the Atari games; docs/learners.md)."""
+    None: the game's default (0.1 on CarRacing and Breakout, 1.0 on Pong; docs/learners.md)."""
     average_decay: float = 0.0
     """IQ: also keep an exponential moving average of the Q head's weights (decay per
     update; 0.999 averages over about the last 1,000 updates) and evaluate the policy it
@@ -97,8 +97,8 @@ class LearnerSettings:
     idm_label_shift: bool | None = None
     """IQ-idm: correct the IDM's labels from the agent's action frequencies to the
     expert's (a behaviour model p_b(a | s) of the agent and an EM estimate of the expert's
-    frequencies; ``lfo.algorithms.label_shift``). None: the game's default (off everywhere
-    until measured; docs/learners.md)."""
+    frequencies; ``lfo.algorithms.label_shift``). None: the game's default (off on every game:
+    on CarRacing the labels improve and the return falls; docs/learners.md)."""
     seed: Suppress[int | None] = None
     """Seeds network initialisation and action sampling (the run's seed)."""
 

@@ -147,12 +147,16 @@ CARRACING = GameSpec(
 _ATARI_OPTIONS = ("repeat_action_probability", "mode", "difficulty", "frameskip")
 
 
-def _atari_game(name: str, env_id: str, train_steps: int = 60_000, **caps: int) -> GameSpec:
-    """An ALE game as the clips were recorded: frameskip 4, sticky actions 0.25."""
+def _atari_game(name: str, env_id: str, train_steps: int = 60_000,
+                learner_defaults: dict[str, Any] | None = None, feature_clip: float = 0.0,
+                **caps: int) -> GameSpec:
+    """An ALE game as the clips were recorded: frameskip 4, sticky actions 0.25.
+    ``learner_defaults`` are added to the Atari games' shared one (the absorbing terminal)."""
     return GameSpec(
         name=name,
         env_id=env_id,
         train_steps=train_steps,
+        feature_clip=feature_clip,
         **caps,
         kwargs={"frameskip": 4, "repeat_action_probability": 0.25},
         # the loop: 8 envs in this process, one update per 4 agent steps as in the DQN
@@ -162,7 +166,7 @@ def _atari_game(name: str, env_id: str, train_steps: int = 60_000, **caps: int) 
         train_frequency=4,
         # terminals (a lost game) enter a learned absorbing state: with V(terminal) = 0,
         # losing was the agent's best move (notes/learner_stability.md)
-        learner_defaults={"absorbing": True},
+        learner_defaults={"absorbing": True, **(learner_defaults or {})},
         options=_ATARI_OPTIONS,
         native_size=(210, 160),
         base_hz=60.0,
@@ -187,7 +191,15 @@ PONG = _atari_game("pong", "ALE/Pong-v5", train_steps=500_000)
 # steps without a point: an agent that never serves (FIRE) otherwise plays towards the
 # ALE's 27,000-step limit, and one evaluation took most of a run's wall time. The scripted
 # expert's longest stretch without a point is 297 and 343 agent steps (seeds 10000, 10001).
+#
+# Rung 1 (oracle-iq, 300k, 2026-12-06; notes/learner_stability.md): normalised by the
+# clips' std, the "no ball in play" flag sits at -27 (51 of 44,397 expert pairs have no
+# ball), and the greedy agent scored 0 (never served) in 8 of 24 evaluations and 3 of 4
+# finals; clipped at 5, in 5 of 36 and none of 3 finals, and with the learning rates
+# falling to a tenth as well in 2 of 24 and none of 2, where the sampled finals were 0.20
+# and 0.40 against 0.00 and 0.18 (seeds 0, 1).
 BREAKOUT = _atari_game("breakout", "ALE/Breakout-v5", train_steps=300_000,
+                       learner_defaults={"lr_end_fraction": 0.1}, feature_clip=5.0,
                        max_episode_steps=6_000, no_reward_timeout=1_000)
 
 GAMES: dict[str, GameSpec] = {spec.name: spec for spec in (CARRACING, PONG, BREAKOUT)}
