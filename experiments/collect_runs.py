@@ -8,8 +8,9 @@ Per run: the loop settings that differ between runs (num_envs, train_frequency,
 learner settings...), the evaluation curve (normalised score, greedy and sampled), the
 final evaluation, the best evaluation (greedy and sampled: the stability target compares
 the final with it), the training episodes' mean score over the last fifth of the run,
-the reward-free checkpoint choice and its rank correlation, and the
-wall time from the run folder's first file to final.json. Writes X.json and X.md.
+the reward-free checkpoint choice and its rank correlation, the weight-averaged
+policy's evaluations where the run kept one, and the wall time from the run folder's
+first file to final.json. Writes X.json and X.md.
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ def collect(run: Path) -> dict:
     spec = get_game(final["game"])
     curve = [{"step": int(r["step"]), "greedy": float(r["greedy_score"]),
               "sampled": float(r["sampled_score"]),
-              "state_match": float(r["state_match"]) if r.get("state_match") else None}
+              "state_match": float(r["state_match"]) if r.get("state_match") else None,
+              **({"averaged_greedy": float(r["averaged_greedy_score"]),
+                  "averaged_sampled": float(r["averaged_sampled_score"])}
+                 if r.get("averaged_greedy_score") else {})}
              for r in rows]
     wall = (run / "final.json").stat().st_mtime - (run / "config.json").stat().st_mtime
     best = max(curve, key=lambda c: c["sampled"])
@@ -91,6 +95,7 @@ def collect(run: Path) -> dict:
         "curve": curve, "wall_minutes": wall / 60,
         "late_training_score": late_training_score(run, final),
         "selection": selection,
+        "averaged": final.get("averaged"),
         "selection_spearman_recomputed": spearman(
             [-c["state_match"] for c in curve if c["state_match"] is not None],
             [c["sampled"] for c in curve if c["state_match"] is not None]),
@@ -116,6 +121,19 @@ def markdown(rows: list[dict]) -> str:
                      f"({r['best_eval_greedy_step']}) | {choice} | {late} "
                      f"| {r['wall_minutes']:.1f} "
                      f"| {curve} |")
+    averaged = [r for r in rows if r.get("averaged")]
+    if averaged:  # runs with --learner.average-decay: the weight average's policy beside
+        lines += ["", "| run | final greedy / sampled | weight-averaged final greedy / sampled "
+                  "| curve greedy / sampled, learner's | the same, averaged |",
+                  "|---|---|---|---|---|"]
+        for r in averaged:
+            a = r["averaged"]
+            own = " ".join(f"{c['greedy']:.2f}/{c['sampled']:.2f}" for c in r["curve"])
+            avg = " ".join(f"{c['averaged_greedy']:.2f}/{c['averaged_sampled']:.2f}"
+                           for c in r["curve"] if "averaged_greedy" in c)
+            lines.append(f"| {Path(r['run']).name} | {r['final_greedy']:.2f} / "
+                         f"{r['final_sampled']:.2f} | {a['greedy_score']:.2f} / "
+                         f"{a['sampled_score']:.2f} | {own} | {avg} |")
     return "\n".join(lines) + "\n"
 
 
