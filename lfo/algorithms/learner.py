@@ -83,7 +83,7 @@ class LearnerSettings:
     average_decay: float = 0.0
     """IQ: also keep an exponential moving average of the Q head's weights (decay per
     update; 0.999 averages over about the last 1,000 updates) and evaluate the policy it
-    gives beside the learner's own (``averaged_*`` in eval.csv, ``averaged`` in
+    gives beside the learner's own (averaged_* columns in eval.csv, averaged in
     final.json). 0: none."""
     idm_hidden: tuple[int, ...] = (256, 256)
     """Hidden sizes of inverse dynamics models (IQ-idm, BCO)."""
@@ -97,7 +97,7 @@ class LearnerSettings:
     idm_label_shift: bool | None = None
     """IQ-idm: correct the IDM's labels from the agent's action frequencies to the
     expert's (a behaviour model p_b(a | s) of the agent and an EM estimate of the expert's
-    frequencies; ``lfo.algorithms.label_shift``). None: the game's default (off on every game:
+    frequencies; lfo.algorithms.label_shift). None: the game's default (off on every game:
     on CarRacing the labels improve and the return falls; docs/learners.md)."""
     seed: Suppress[int | None] = None
     """Seeds network initialisation and action sampling (the run's seed)."""
