@@ -38,10 +38,15 @@ import json
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
-from lfo.algorithms.agent import build_mlp
 from lfo.algorithms.idm import IDMConfig, InverseDynamicsModel
+from lfo.algorithms.label_shift import (
+    LabelShiftConfig,
+    LabelShiftCorrection,
+    em_prior_step,
+    likelihood_from_posterior,
+    posterior_under_prior,
+)
 from lfo.algorithms.oracle import expert_pair_actions  # evaluation: reads the labels
 from lfo.analysis.label_audit import audit
 from lfo.loop.config import load_run_config
@@ -90,30 +95,25 @@ def train_idm(x: torch.Tensor, y: torch.Tensor, n_actions: int, hidden: tuple[in
 
 def behaviour_model(obs: torch.Tensor, action: torch.Tensor, n_actions: int,
                     hidden: tuple[int, ...], lr: float, steps: int, batch: int,
-                    seed: int) -> torch.nn.Module:
-    """p_b(a | z): the agent's behaviour on its replay, by cross-entropy."""
-    torch.manual_seed(seed)
-    net = build_mlp(obs.shape[1], n_actions, hidden)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+                    seed: int) -> LabelShiftCorrection:
+    """p_b(a | z): the agent's behaviour on its replay (the learner's own behaviour model,
+    :class:`~lfo.algorithms.label_shift.LabelShiftCorrection`, trained to the end here)."""
+    model = LabelShiftCorrection(LabelShiftConfig(obs.shape[1], n_actions, hidden=hidden,
+                                                  lr=lr, seed=seed))
     gen = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         idx = torch.randint(0, len(obs), (batch,), generator=gen)
-        loss = F.cross_entropy(net(obs[idx]), action[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return net
+        model.update(obs[idx], action[idx])
+    return model
 
 
 def em_prior(likelihood: torch.Tensor, iterations: int = 100) -> tuple[torch.Tensor, ...]:
-    """Class frequencies w of unlabelled samples from per-sample likelihoods (N, A), by EM;
-    returns (w, the posteriors under w)."""
+    """Class frequencies w of unlabelled samples from per-sample likelihoods (N, A), by
+    full-batch EM from uniform; returns (w, the posteriors under w)."""
     w = torch.full((likelihood.shape[1],), 1.0 / likelihood.shape[1])
     for _ in range(iterations):
-        q = likelihood * w
-        q = q / q.sum(1, keepdim=True)
-        w = q.mean(0)
-    return w, q
+        w, _ = em_prior_step(likelihood, w)
+    return w, posterior_under_prior(likelihood, w)
 
 
 def next_action_after_steer(actions: np.ndarray, follows: np.ndarray,
@@ -185,7 +185,7 @@ def main() -> None:
     eo, en = torch.from_numpy(pairs.obs), torch.from_numpy(pairs.next_obs)
     with torch.no_grad():
         posterior = one_pair.label(eo, en - eo, soft=True)
-        likelihood = posterior / p_b(eo).softmax(-1).clamp_min(0.05)
+        likelihood = likelihood_from_posterior(posterior, p_b.behaviour(eo), floor=0.05)
     w, corrected = em_prior(likelihood)
     result = audit(corrected.argmax(1).numpy(), recorded, n_actions).to_dict()
     result["em_prior"] = w.tolist()

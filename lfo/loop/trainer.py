@@ -270,12 +270,13 @@ class Trainer:
         )
         return row
 
-    def averaged_row(self, results: dict[str, EvalResult]) -> dict[str, float]:
-        """``averaged_<mode>_mean`` / ``_score`` of the weight-averaged policy's evaluation."""
+    def means_and_scores(self, results: dict[str, EvalResult],
+                         prefix: str = "") -> dict[str, float]:
+        """``<prefix><mode>_mean`` and ``<prefix><mode>_score`` (normalised) per mode."""
         row: dict[str, float] = {}
         for mode, res in results.items():
-            row[f"averaged_{mode}_mean"] = res.mean
-            row[f"averaged_{mode}_score"] = normalised_score(
+            row[f"{prefix}{mode}_mean"] = res.mean
+            row[f"{prefix}{mode}_score"] = normalised_score(
                 res.mean, self.random_return, self.expert_return)
         return row
 
@@ -492,8 +493,8 @@ class Trainer:
             row = self.eval_row(self.evaluate(cfg.eval_episodes))
             averaged = self.learner.averaged()
             if averaged is not None:  # the weight average's policy, beside the learner's
-                row.update(self.averaged_row(self.evaluate(cfg.eval_episodes,
-                                                           learner=averaged)))
+                row.update(self.means_and_scores(
+                    self.evaluate(cfg.eval_episodes, learner=averaged), prefix="averaged_"))
             if self.method.interacts:  # reward-free: the recent play against the clips
                 row["state_match"] = chamfer_distance(
                     self.replay.latest(min(cfg.eval_every, SELECTION_WINDOW)), self.expert.obs,
@@ -558,10 +559,7 @@ class Trainer:
         say("evaluating the weight-averaged policy")
         results = self.evaluate(self.cfg.final_eval_episodes, learner=averaged)
         return {"average_decay": self.settings.average_decay,
-                **{f"{m}_mean": r.mean for m, r in results.items()},
-                **{f"{m}_score": normalised_score(r.mean, self.random_return,
-                                                  self.expert_return)
-                   for m, r in results.items()}}
+                **self.means_and_scores(results)}
 
     def reward_free_selection(self) -> dict[str, Any] | None:
         """The checkpoint chosen without the env's reward (closest recent play to the clips'
@@ -578,9 +576,7 @@ class Trainer:
             "criterion": "Chamfer distance of the recent play's states to the clips' states",
             "checkpoint": str(self.best_checkpoint_dir), "step": int(state["step"]),
             "state_match": float(state["state_match"]),
-            **{f"{m}_mean": r.mean for m, r in results.items()},
-            **{f"{m}_score": normalised_score(r.mean, self.random_return, self.expert_return)
-               for m, r in results.items()},
+            **self.means_and_scores(results),
             "spearman_vs_sampled": spearman(closeness, [r["sampled_mean"] for r in rows]),
             "spearman_vs_greedy": spearman(closeness, [r["greedy_mean"] for r in rows]),
         }
