@@ -28,6 +28,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -157,10 +158,12 @@ class StateEpisodes:
         return len(self.stacks)
 
 
-def play_episode(game: str, seed: int, behaviour: Behaviour, max_steps: int
+def play_episode(game: str, seed: int, behaviour: Behaviour, max_steps: int,
+                 options: dict[str, Any] | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One rollout: native RGB frames ``(T+1, H, W, 3)``, states and validity ``(T+1, D)``."""
-    env = PrivilegedState(make_raw_env(game), game)
+    """One rollout: native RGB frames ``(T+1, H, W, 3)``, states and validity ``(T+1, D)``
+    (``options``: the game's env options, e.g. CarRacing's ``domain_randomize``)."""
+    env = PrivilegedState(make_raw_env(game, **(options or {})), game)
     obs, info = env.reset(seed=seed)
     if behaviour.skill is not None:
         expert = make_expert(game, skill=behaviour.skill, seed=seed,
@@ -181,14 +184,26 @@ def play_episode(game: str, seed: int, behaviour: Behaviour, max_steps: int
     return np.stack(frames), np.stack(states), np.stack(valid)
 
 
+def randomized_colours(i: int, every: int) -> bool:
+    """Whether rollout episode ``i`` is played with the env's own colour randomisation
+    (every ``every``-th episode, the last of each group; ``every`` 0: none)."""
+    if every < 0:
+        raise ValueError(f"randomize_every must be >= 0, got {every}")
+    return every > 0 and i % every == every - 1
+
+
 def rollout_cache_dir(root: str | Path, game: str, preprocess: Preprocess, *,
-                      max_steps: int, seed: int, codec: bool) -> Path:
+                      max_steps: int, seed: int, codec: bool,
+                      randomize_every: int = 0) -> Path:
     """The folder of cached episodes for these rollout settings under ``root`` (a hash of
-    everything that decides an episode's content; the episode count is not in it)."""
+    everything that decides an episode's content; the episode count is not in it). Without
+    colour randomisation the key is the one caches had before it existed."""
     key = {"format": ROLLOUT_FORMAT, "game": game, "preprocess": asdict(preprocess),
            "max_steps": max_steps, "seed": seed, "codec": codec,
            "states": [v.name for v in state_variables(game)],
            "behaviours": [asdict(b) for b in behaviours_for(get_game(game).name)]}
+    if randomize_every:
+        key["randomize_every"] = randomize_every
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return Path(root) / f"{game}-{digest}"
 
@@ -212,8 +227,13 @@ def collect(
     codec: bool = True,
     progress: bool = True,
     cache: str | Path | None = None,
+    randomize_every: int = 0,
 ) -> StateEpisodes:
     """Play ``episodes`` rollouts (behaviours in turn), round-trip and preprocess them.
+
+    ``randomize_every``: every so many episodes one is played with the env's
+    ``domain_randomize`` (CarRacing: random grass, road and background colours; see
+    :func:`randomized_colours`), so the estimator sees more than the stock colours.
 
     ``cache``: a folder where each preprocessed episode is kept (see
     :func:`rollout_cache_dir`); episodes found there are read instead of played, and the
@@ -222,10 +242,15 @@ def collect(
     """
     state_variables(game)  # a clear error for a game without a state reader
     spec = get_game(game)
+    randomized_colours(0, randomize_every)  # refuses a negative period before any play
+    if randomize_every and "domain_randomize" not in spec.options:
+        raise ValueError(f"{spec.name} has no domain_randomize option: randomize_every "
+                         "needs a game with random colours (carracing)")
     behaviours = behaviours_for(spec.name)
     rng = np.random.default_rng(seed)
     folder = (rollout_cache_dir(cache, game, preprocess, max_steps=max_steps, seed=seed,
-                                codec=codec) if cache is not None else None)
+                                codec=codec, randomize_every=randomize_every)
+              if cache is not None else None)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     pieces: list = []
@@ -239,7 +264,9 @@ def collect(
         if path is not None and path.is_file():
             pieces.append(path)
             continue
-        frames, s, v = play_episode(game, seed + i, behaviour, max_steps)
+        options = ({"domain_randomize": True} if randomized_colours(i, randomize_every)
+                   else None)
+        frames, s, v = play_episode(game, seed + i, behaviour, max_steps, options)
         frames = codec_round_trip(frames, setting, fps=spec.control_hz())
         stacks = preprocess.clip(frames)
         if path is not None:

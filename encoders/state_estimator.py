@@ -220,6 +220,45 @@ def random_shift(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch
     return out.permute(0, 3, 1, 2)
 
 
+def bottom_band_visibility(height: int, fraction: float) -> torch.Tensor:
+    """Which of a view's ``height`` rows stay visible when the bottom ``fraction`` of the
+    native picture is black before it is resized to ``height`` rows: 0 on the rows drawn
+    wholly from the band, 1 above. The row that straddles the band's edge keeps its value:
+    exact where the band's first native row was already black (CarRacing's HUD, black
+    behind its bars, so a view times this equals the view of the nohud clip). Shape
+    ``(height, 1)``."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"a blacked-out band covers a fraction in [0, 1), got {fraction}")
+    rows = torch.arange(height, dtype=torch.float64)
+    inside = rows / height >= 1.0 - fraction - 1e-9
+    return (~inside).float()[:, None]
+
+
+def augment_views(x01: torch.Tensor, generator: torch.Generator, *, band_prob: float = 0.0,
+                  band_fraction: float = 12 / 96, intensity: float = 0.0) -> torch.Tensor:
+    """Training-time changes of a batch of stacks in [0, 1] ``(N, C, H, W)``, each drawn per
+    sample and shared by the frames of its stack (a clip keeps its look):
+
+    - ``band_prob``: the share of samples whose bottom ``band_fraction`` is black, as in
+      captures that crop a HUD (:func:`bottom_band_visibility`);
+    - ``intensity``: contrast about mid-grey and brightness, each ``x(1 +- U(0, intensity))``
+      (colour grading, other screens).
+    """
+    n = x01.shape[0]
+    out = x01
+    if intensity > 0:
+        contrast = 1.0 + intensity * (2 * torch.rand(n, generator=generator) - 1)
+        brightness = 1.0 + intensity * (2 * torch.rand(n, generator=generator) - 1)
+        out = (((out - 0.5) * contrast[:, None, None, None] + 0.5)
+               * brightness[:, None, None, None]).clamp(0.0, 1.0)
+    if band_prob > 0:
+        hit = torch.rand(n, generator=generator) < band_prob
+        keep = bottom_band_visibility(out.shape[-2], band_fraction).to(out.dtype)
+        scale = torch.where(hit[:, None, None, None], keep, torch.ones_like(keep))
+        out = out * scale
+    return out
+
+
 def r2_per_variable(pred: np.ndarray, target: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Coefficient of determination of each column over its defined samples (nan where
     fewer than two are defined or the target does not vary: R^2 says nothing there)."""
@@ -245,12 +284,17 @@ def rmse_per_variable(pred: np.ndarray, target: np.ndarray, valid: np.ndarray) -
 def train_step(model: StateEstimator, optimiser: torch.optim.Optimizer, stacks: torch.Tensor,
                states: torch.Tensor, valid: torch.Tensor, *, shift: int,
                generator: torch.Generator, keypoint_weight: float = 0.0,
-               weights: torch.Tensor | None = None) -> float:
+               weights: torch.Tensor | None = None,
+               augment: dict[str, float] | None = None) -> float:
     """One regression step on a batch of uint8 stacks; returns the loss before the step
     (with keypoints, ``keypoint_weight`` times the keypoints' own read error is added:
     without it the strided path fits first and the detector's maps stay flat;
-    ``weights``: per-variable loss weights, see :func:`masked_mse`)."""
-    x = random_shift(model.normalise_input(stacks.float() / 255.0), shift, generator)
+    ``weights``: per-variable loss weights, see :func:`masked_mse`; ``augment``: keyword
+    arguments of :func:`augment_views`, none when empty)."""
+    x01 = stacks.float() / 255.0
+    if augment:
+        x01 = augment_views(x01, generator, **augment)
+    x = random_shift(model.normalise_input(x01), shift, generator)
     target = (states - model.label_mean) / model.label_std
     pred, direct = model.outputs(x)
     loss = masked_mse(pred, target, valid, weights)
@@ -338,6 +382,20 @@ class EstimatorTrainConfig:
     """The estimator's own view: frames in its stack (None: the game's, 4 on Atari). More
     frames give the ball's velocity over a longer track; clips and the agent's frames
     follow the checkpoint's stack, the learner still sees only the estimate."""
+    randomize_every: int = 0
+    """Every so many rollout episodes, one is played with the env's own colour
+    randomisation (CarRacing's domain_randomize: grass, road and background colours; 0:
+    none, the shipped v1 weights)."""
+    hud_mask: float = 0.0
+    """Share of the training stacks whose bottom hud_fraction is blacked out, as in
+    captures that crop CarRacing's dashboard (0: none). The labels stay: the estimator
+    learns to read speed and steering from the road's motion where the bars are gone."""
+    hud_fraction: float = 12 / 96
+    """Height share of the blacked-out band (CarRacing's HUD: the bottom 12 of 96 rows, as
+    the nohud video shift)."""
+    intensity_jitter: float = 0.0
+    """Contrast and brightness of each training stack scaled by 1 +- U(0, this) (0:
+    none), for colour-graded or re-encoded clips."""
     threads: int = 1
     """torch CPU threads (1: the shipped weights were trained beside another job)."""
     ship: bool = False
@@ -395,9 +453,16 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) 
                          cfg.view_stack)
     weights = loss_weight_vector(cfg.loss_weights, names)  # refused before the rollouts
     t0 = time.time()
+    augment = {k: v for k, v in (("band_prob", cfg.hud_mask),
+                                 ("band_fraction", cfg.hud_fraction),
+                                 ("intensity", cfg.intensity_jitter)) if v}
+    if cfg.hud_mask:
+        augment_views(torch.zeros(1, 1, 2, 2), torch.Generator(), **augment)  # refuse early
+    else:
+        augment.pop("band_fraction", None)
     data = collect(spec.name, pre, episodes=cfg.episodes, max_steps=cfg.max_episode_steps,
                    seed=STATE_SEED_BASE, codec=cfg.codec, progress=progress,
-                   cache=cfg.rollout_cache)
+                   cache=cfg.rollout_cache, randomize_every=cfg.randomize_every)
     collect_s = time.time() - t0
     rng = np.random.default_rng(cfg.seed)
     n_val = max(1, int(round(cfg.val_fraction * cfg.episodes)))
@@ -433,7 +498,8 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) 
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             losses.append(train_step(model, optimiser, stacks[idx], states[idx], valid[idx],
                                      shift=shift, generator=gen,
-                                     keypoint_weight=cfg.keypoint_loss, weights=weights))
+                                     keypoint_weight=cfg.keypoint_loss, weights=weights,
+                                     augment=augment))
             sched.step()
         pred = model.encode(data.stacks[va])
         r2 = r2_per_variable(pred, data.states[va], data.valid[va])

@@ -23,7 +23,7 @@ from encoders.state_estimator import (
     save_state_estimator,
     train_step,
 )
-from lfo.envs.games import get_game
+from lfo.envs.games import get_game, make_raw_env
 from lfo.envs.privileged import CARRACING_STATE_NAMES
 
 
@@ -346,3 +346,76 @@ def test_a_keypoint_estimator_learns_where_a_dot_is_and_round_trips(one_torch_th
     assert np.allclose(loaded.encode(stacks[:4]), model.encode(stacks[:4]), atol=1e-5)
     # an estimator without keypoints keeps the architecture record it had before them
     assert "keypoints" not in tiny_estimator().arch.record()
+
+
+def test_randomised_colour_rollouts_every_third_episode_and_their_own_cache(tmp_path,
+                                                                              monkeypatch):
+    assert [state_data.randomized_colours(i, 3) for i in range(6)] == [
+        False, False, True, False, False, True]
+    assert not any(state_data.randomized_colours(i, 0) for i in range(6))
+    with pytest.raises(ValueError, match="randomize_every"):
+        state_data.randomized_colours(0, -1)
+    options_seen = []
+    real_play = state_data.play_episode
+    monkeypatch.setattr(state_data, "play_episode",
+                        lambda *a, **k: options_seen.append(a[4]) or real_play(*a, **k))
+    pre = get_game("carracing").preprocess
+    kwargs = {"max_steps": 2, "seed": 5_000_000, "codec": False, "progress": False}
+    plain = collect("carracing", pre, episodes=2, **kwargs)
+    options_seen.clear()
+    mixed = collect("carracing", pre, episodes=2, randomize_every=2, cache=tmp_path, **kwargs)
+    assert options_seen == [None, {"domain_randomize": True}]
+    assert np.array_equal(mixed.stacks[:3], plain.stacks[:3])  # episode 0: stock colours
+    grass = (slice(None), -1, slice(0, 30))  # the picture's top: grass around the start
+    assert np.abs(mixed.stacks[3:][grass].astype(float).mean()
+                  - plain.stacks[3:][grass].astype(float).mean()) > 5  # episode 1 recoloured
+    assert np.array_equal(mixed.episode, plain.episode)
+    # a cache of randomised rollouts is not a stock one (and a stock key is as before)
+    stock = state_data.rollout_cache_dir(tmp_path, "carracing", pre, max_steps=2,
+                                         seed=5_000_000, codec=False)
+    assert not stock.exists() and len(list(tmp_path.iterdir())) == 1
+    with pytest.raises(ValueError, match="domain_randomize"):
+        collect("pong", get_game("pong").preprocess, episodes=1, randomize_every=2, **kwargs)
+
+
+def test_hud_band_visibility_by_hand_and_against_the_nohud_shift():
+    from encoders.state_estimator import bottom_band_visibility
+    from lfo.shifts.registry import black_bottom
+
+    # 8 rows, a quarter black: rows 6 and 7 gone; a band of 3/16 straddles row 6: kept
+    assert bottom_band_visibility(8, 0.25)[:, 0].tolist() == [1, 1, 1, 1, 1, 1, 0, 0]
+    assert bottom_band_visibility(8, 3 / 16)[:, 0].tolist() == [1, 1, 1, 1, 1, 1, 1, 0]
+    with pytest.raises(ValueError, match="fraction"):
+        bottom_band_visibility(8, 1.0)
+    # a real CarRacing view times the band's visibility is the view of its nohud copy
+    env = make_raw_env("carracing", seed=3)
+    frame, _ = env.reset(seed=3)
+    for action in [3] * 60 + [1] * 10:  # moving and steering: the HUD bars are drawn
+        frame, *_ = env.step(action)
+    frames = np.stack([frame] * 3)
+    assert frames[:, 84:].max() > 0
+    pre = get_game("carracing").preprocess
+    view = pre.clip(frames)[-1].astype(float)
+    masked = pre.clip(black_bottom(frames, 12 / 96))[-1].astype(float)
+    keep = bottom_band_visibility(84, 12 / 96).numpy()
+    assert np.array_equal(view * keep, masked)
+    assert keep[:74].min() == 1 and keep[74:].max() == 0
+    assert not np.array_equal(view, masked)
+
+
+def test_view_augmentation_darkens_the_band_on_a_share_and_scales_intensity():
+    from encoders.state_estimator import augment_views
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.full((2000, 3, 84, 84), 0.6)
+    out = augment_views(x, gen, band_prob=0.3, band_fraction=12 / 96)
+    banded = (out[:, :, 80] == 0).all(dim=(1, 2))
+    assert 0.25 < banded.float().mean() < 0.35  # the share asked for
+    assert torch.equal(out[~banded], x[~banded])  # the others untouched
+    assert (out[banded][:, :, :74] == 0.6).all()  # the band only
+    # every frame of a stack shares its sample's contrast and brightness
+    jit = augment_views(torch.rand(500, 3, 8, 8) * 0.2 + 0.4, gen, intensity=0.2)
+    centre = jit.mean(dim=(2, 3))
+    assert torch.allclose(centre[:, 0], centre[:, 1], atol=0.05)
+    assert 0.3 < centre.min() and centre.max() < 0.75 and centre.std() > 0.03
+    assert torch.equal(augment_views(x[:4], gen), x[:4])  # nothing asked, nothing changed
