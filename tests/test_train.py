@@ -577,3 +577,32 @@ def test_a_weight_averaged_policy_is_evaluated_beside_the_learners_own(tiny_clip
     assert plain["averaged"] is None
     assert plain["greedy_mean"] == summary["greedy_mean"]
     assert plain["sampled_mean"] == summary["sampled_mean"]
+
+
+def test_kept_evaluation_checkpoints_reload_the_learner_of_their_step(tiny_clips, tmp_path):
+    from experiments.evaluate_checkpoints import evaluate_run
+    from lfo.loop.policy import load_run
+
+    run = tmp_path / "run"
+    summary = train(tiny_config(tiny_clips, run, keep_eval_checkpoints=True))
+    kept = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert kept == ["step_0000120", "step_0000240"]
+    first = load_run(run, learner_checkpoint="checkpoints/step_0000120").load_learner()
+    last = load_run(run, learner_checkpoint="checkpoints/step_0000240").load_learner()
+    own = load_run(run).load_learner()
+    params = [dict(m.agent.q.named_parameters()) for m in (first, last, own)]
+    assert all(np.array_equal(params[1][k].detach(), params[2][k].detach()) for k in params[1])
+    assert not all(np.array_equal(params[0][k].detach(), params[1][k].detach())
+                   for k in params[0])
+    # played again on evaluation seed 0, the last kept learner scores what the run's final
+    # greedy evaluation (seed 0) scored
+    result = evaluate_run(run, episodes=1)
+    assert [r["step"] for r in result["rows"]] == [120, 240]
+    assert result["rows"][-1]["greedy"]["returns"] == [
+        summary["episodes"]["greedy"]["episodes"][0]["episode_return"]]
+    assert "run_own_score" in result["rows"][0]["greedy"]
+    with pytest.raises(FileNotFoundError, match="not a saved learner"):
+        load_run(run, learner_checkpoint="checkpoints/step_0000999")
+    # a new run in the folder clears the old run's kept learners
+    train(tiny_config(tiny_clips, run, force=True, steps=120))
+    assert not (run / "checkpoints").exists()

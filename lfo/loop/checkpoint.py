@@ -18,6 +18,10 @@ from typing import Any
 from lfo.algorithms.learner import Learner
 from lfo.data.safe_load import UnsafeCheckpoint, load_legacy, safe_load, safe_save
 
+#: a run's folder of the learner at each evaluation (``--keep-eval-checkpoints``):
+#: ``step_<N>/``, the learner's files and its step, without the replay
+EVAL_CHECKPOINTS = "checkpoints"
+
 
 def write_checkpoint(folder: Path, learner: Learner, state: dict[str, Any]) -> None:
     """Write ``learner`` and ``state`` to ``folder`` (staged beside it, then swapped in)."""

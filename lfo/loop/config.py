@@ -61,6 +61,10 @@ class RunSettings:
     """Episodes of a random policy measured once for the normalised score."""
     checkpoint_every: int = 5_000
     """Env steps between checkpoints."""
+    keep_eval_checkpoints: bool = False
+    """Also keep the learner as it was at each evaluation (checkpoints/step_N, ~2 MB each
+    on CarRacing), to evaluate them again on more episodes later (python -m
+    experiments.evaluate_checkpoints)."""
     max_episode_steps: int | None = None
     """Cap on training/eval episode length (None: the env's own)."""
     log_every: int = 250

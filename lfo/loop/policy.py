@@ -123,8 +123,12 @@ def _learner_loader(config: dict[str, Any], state: dict[str, Any], ckpt: Path,
     return load
 
 
-def load_run(folder: str | Path) -> RunPolicy:
+def load_run(folder: str | Path, learner_checkpoint: str | Path | None = None) -> RunPolicy:
     """Rebuild a trained agent from a run folder; a missing or foreign folder is a clear error.
+
+    ``learner_checkpoint``: another saved learner of the run to act with (a folder such as
+    ``checkpoints/step_0030000`` or ``checkpoint_best``, relative to the run or absolute);
+    the features' normalisation still comes from the run's ``checkpoint/``.
 
     Opening a folder runs none of its content: every checkpoint file is read as plain data,
     and one that needs more is refused (:class:`~lfo.data.safe_load.UnsafeCheckpoint`)."""
@@ -139,6 +143,10 @@ def load_run(folder: str | Path) -> RunPolicy:
         raise FileNotFoundError(f"{folder}: no checkpoint/state.pt (train it first)")
     state = read_state(ckpt)
     normalizer = FeatureNormalizer(*state["normalizer"])
+    if learner_checkpoint is not None:
+        ckpt = folder / learner_checkpoint  # an absolute path stays itself
+        if not (ckpt / "state.pt").is_file():
+            raise FileNotFoundError(f"{ckpt}: not a saved learner (no state.pt)")
     try:
         load_learner = _learner_loader(config, state, ckpt, int(normalizer.mean.shape[0]))
     except UnsafeCheckpoint:

@@ -47,7 +47,7 @@ from lfo.envs.evaluate import (
 from lfo.envs.games import GameSpec, make_env
 from lfo.envs.vector import EpisodeSeeds, make_vector_env, reset_finished
 from lfo.loop import plots
-from lfo.loop.checkpoint import read_checkpoint, write_checkpoint
+from lfo.loop.checkpoint import EVAL_CHECKPOINTS, read_checkpoint, write_checkpoint
 from lfo.loop.clip_source import clip_source_features, first_clips, open_clips
 from lfo.loop.config import TRAIN_SEED_BASE, TrainConfig
 from lfo.loop.logs import CsvLog, drop_rows_after, say, sigterm_as_interrupt, write_rows
@@ -328,7 +328,8 @@ class Trainer:
                 f"{self.out} already holds a run: continue it with --resume, replace it with "
                 "--force, or pick another --out")
         for name in ("checkpoint", "checkpoint.old", "checkpoint.new", "tb",
-                     "checkpoint_best", "checkpoint_best.old", "checkpoint_best.new"):
+                     "checkpoint_best", "checkpoint_best.old", "checkpoint_best.new",
+                     EVAL_CHECKPOINTS):
             shutil.rmtree(self.out / name, ignore_errors=True)
         for name in ("metrics.csv", "eval.csv", "final.json", "config.json"):
             (self.out / name).unlink(missing_ok=True)
@@ -504,6 +505,9 @@ class Trainer:
                     write_checkpoint(self.best_checkpoint_dir, self.learner,
                                      {"step": self.step, "state_match": row["state_match"]})
             self.eval_rows.append(row)
+            if cfg.keep_eval_checkpoints:
+                write_checkpoint(self.out / EVAL_CHECKPOINTS / f"step_{self.step:07d}",
+                                 self.learner, {"step": self.step})
             for key in ("greedy_mean", "sampled_mean", "greedy_score", "sampled_score"):
                 writer.add_scalar(f"eval/{key}", row[key], self.step)
             write_rows(self.out / "eval.csv", self.eval_rows)

@@ -1,0 +1,113 @@
+"""Evaluate every kept checkpoint of a run again, on more episodes than the run used.
+
+    OMP_NUM_THREADS=1 python -m experiments.evaluate_checkpoints \\
+        --runs runs/keep/carracing-s0 --episodes 10 --json results/x.json
+
+A run trained with ``--keep-eval-checkpoints`` keeps its learner at each evaluation
+(``checkpoints/step_N``). Its own evaluations are short (3 greedy + 3 sampled episodes,
+evaluation seeds 0-2), so a swing between two of them may be evaluation noise. Here each
+kept learner, and the last one, plays ``--episodes`` greedy and as many sampled episodes
+on evaluation seeds 0.. (the same tracks for all), and the table puts the run's own
+evaluation beside it. The "final within 0.05 of the best" stability target is read again
+on these figures: ``best_minus_final``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from encoders.clip_features import encoder_view
+from lfo.envs.evaluate import evaluate, normalised_score
+from lfo.loop.checkpoint import EVAL_CHECKPOINTS
+from lfo.loop.policy import load_run
+
+MODES = ("greedy", "sampled")
+
+
+def kept_checkpoints(run: Path) -> list[Path]:
+    """The run's kept learners in step order (``checkpoints/step_N``); an error if none."""
+    found = sorted((run / EVAL_CHECKPOINTS).glob("step_*"))
+    found = [p for p in found if (p / "state.pt").is_file()]
+    if not found:
+        raise FileNotFoundError(f"{run}: no {EVAL_CHECKPOINTS}/step_* (train it with "
+                                "--keep-eval-checkpoints)")
+    return found
+
+
+def evaluate_run(run_dir: Path, episodes: int) -> dict:
+    """Every kept learner of one run on ``episodes`` seeds per mode, beside the run's own
+    evaluation at that step."""
+    own = {}
+    eval_csv = run_dir / "eval.csv"
+    if eval_csv.is_file():
+        import csv
+
+        with eval_csv.open() as fh:
+            own = {int(r["step"]): r for r in csv.DictReader(fh)}
+    seeds = list(range(episodes))
+    rows = []
+    for ckpt in kept_checkpoints(run_dir):
+        run = load_run(run_dir, learner_checkpoint=ckpt.relative_to(run_dir))
+        cfg = run.train_config
+        expert, random = run.final.get("expert_return"), run.final.get("random_return")
+        step = int(ckpt.name.removeprefix("step_"))
+        row: dict = {"step": step}
+        for mode in MODES:
+            res = evaluate(run.game, run.policy(mode == "greedy"), seeds, mode=mode,
+                           env_options=cfg.agent_env_options(),
+                           max_steps=cfg.max_episode_steps,
+                           preprocess=encoder_view(run.encoder, run.game),
+                           observe_state=run.privileged)
+            row[mode] = {"returns": res.returns.tolist(), "mean": res.mean, "std": res.std,
+                         "score": normalised_score(res.mean, random, expert)
+                         if expert is not None else None}
+            if step in own:
+                row[mode]["run_own_score"] = float(own[step][f"{mode}_score"])
+        rows.append(row)
+        print(f"{run_dir.name} @ {step}: " + "  ".join(
+            f"{m} {row[m]['score']:.2f} (run's own {row[m].get('run_own_score', float('nan')):.2f})"
+            for m in MODES), flush=True)
+    summary = {}
+    for mode in MODES:
+        scores = [r[mode]["score"] for r in rows]
+        summary[mode] = {"best": max(scores), "final": scores[-1],
+                         "best_minus_final": max(scores) - scores[-1]}
+        own_scores = [r[mode].get("run_own_score") for r in rows]
+        if all(s is not None for s in own_scores):
+            summary[mode]["run_own_best_minus_final"] = max(own_scores) - own_scores[-1]
+            varies = np.std(scores) > 0 and np.std(own_scores) > 0
+            summary[mode]["corr_with_run_own"] = (
+                float(np.corrcoef(scores, own_scores)[0, 1]) if varies else None)
+    return {"run": str(run_dir), "episodes": episodes, "seeds": [0, episodes - 1],
+            "rows": rows, "summary": summary}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", type=Path, required=True)
+    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.episodes < 1:
+        parser.error("--episodes must be >= 1")
+    results = [evaluate_run(run, args.episodes) for run in args.runs]
+    for res in results:
+        s = res["summary"]
+        print(f"{Path(res['run']).name}: best - final, {args.episodes} episodes: greedy "
+              f"{s['greedy']['best_minus_final']:.2f}, sampled "
+              f"{s['sampled']['best_minus_final']:.2f}; with the run's own evaluations: "
+              f"{s['greedy'].get('run_own_best_minus_final', float('nan')):.2f}, "
+              f"{s['sampled'].get('run_own_best_minus_final', float('nan')):.2f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
