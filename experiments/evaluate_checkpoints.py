@@ -9,7 +9,8 @@ evaluation seeds 0-2), so a swing between two of them may be evaluation noise. H
 kept learner, and the last one, plays ``--episodes`` greedy and as many sampled episodes
 on evaluation seeds 0.. (the same tracks for all), and the table puts the run's own
 evaluation beside it. The "final within 0.05 of the best" stability target is read again
-on these figures: ``best_minus_final``.
+on these figures: ``best_minus_final``. ``--checkpoints checkpoint checkpoint_best`` plays
+named learners of any run instead (its last one and its reward-free choice).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from encoders.clip_features import encoder_view
 from lfo.envs.evaluate import evaluate, normalised_score
-from lfo.loop.checkpoint import EVAL_CHECKPOINTS
+from lfo.loop.checkpoint import EVAL_CHECKPOINTS, read_state
 from lfo.loop.policy import load_run
 
 MODES = ("greedy", "sampled")
@@ -38,9 +39,9 @@ def kept_checkpoints(run: Path) -> list[Path]:
     return found
 
 
-def evaluate_run(run_dir: Path, episodes: int) -> dict:
-    """Every kept learner of one run on ``episodes`` seeds per mode, beside the run's own
-    evaluation at that step."""
+def evaluate_run(run_dir: Path, episodes: int, checkpoints: list[str] | None = None) -> dict:
+    """Every kept learner of one run (or the ``checkpoints`` named, folders of the run) on
+    ``episodes`` seeds per mode, beside the run's own evaluation at that step."""
     own = {}
     eval_csv = run_dir / "eval.csv"
     if eval_csv.is_file():
@@ -50,12 +51,14 @@ def evaluate_run(run_dir: Path, episodes: int) -> dict:
             own = {int(r["step"]): r for r in csv.DictReader(fh)}
     seeds = list(range(episodes))
     rows = []
-    for ckpt in kept_checkpoints(run_dir):
+    folders = ([run_dir / c for c in checkpoints] if checkpoints
+               else kept_checkpoints(run_dir))
+    for ckpt in folders:
         run = load_run(run_dir, learner_checkpoint=ckpt.relative_to(run_dir))
         cfg = run.train_config
         expert, random = run.final.get("expert_return"), run.final.get("random_return")
-        step = int(ckpt.name.removeprefix("step_"))
-        row: dict = {"step": step}
+        step = int(read_state(ckpt)["step"])
+        row: dict = {"checkpoint": str(ckpt.relative_to(run_dir)), "step": step}
         for mode in MODES:
             res = evaluate(run.game, run.policy(mode == "greedy"), seeds, mode=mode,
                            env_options=cfg.agent_env_options(),
@@ -68,17 +71,17 @@ def evaluate_run(run_dir: Path, episodes: int) -> dict:
             if step in own:
                 row[mode]["run_own_score"] = float(own[step][f"{mode}_score"])
         rows.append(row)
-        print(f"{run_dir.name} @ {step}: " + "  ".join(
+        print(f"{run_dir.name} {row['checkpoint']} @ {step}: " + "  ".join(
             f"{m} {row[m]['score']:.2f} (run's own {row[m].get('run_own_score', float('nan')):.2f})"
             for m in MODES), flush=True)
     summary = {}
     for mode in MODES:
         scores = [r[mode]["score"] for r in rows]
-        summary[mode] = {"best": max(scores), "final": scores[-1],
-                         "best_minus_final": max(scores) - scores[-1]}
+        summary[mode] = {"best": max(scores), "last": scores[-1],
+                         "best_minus_last": max(scores) - scores[-1]}
         own_scores = [r[mode].get("run_own_score") for r in rows]
         if all(s is not None for s in own_scores):
-            summary[mode]["run_own_best_minus_final"] = max(own_scores) - own_scores[-1]
+            summary[mode]["run_own_best_minus_last"] = max(own_scores) - own_scores[-1]
             varies = np.std(scores) > 0 and np.std(own_scores) > 0
             summary[mode]["corr_with_run_own"] = (
                 float(np.corrcoef(scores, own_scores)[0, 1]) if varies else None)
@@ -91,18 +94,22 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", nargs="+", type=Path, required=True)
     parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--checkpoints", nargs="+", default=None,
+                        help="learner folders of each run to play, in this order (default: "
+                             "every checkpoints/step_N)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
-    results = [evaluate_run(run, args.episodes) for run in args.runs]
+    results = [evaluate_run(run, args.episodes, args.checkpoints) for run in args.runs]
     for res in results:
         s = res["summary"]
-        print(f"{Path(res['run']).name}: best - final, {args.episodes} episodes: greedy "
-              f"{s['greedy']['best_minus_final']:.2f}, sampled "
-              f"{s['sampled']['best_minus_final']:.2f}; with the run's own evaluations: "
-              f"{s['greedy'].get('run_own_best_minus_final', float('nan')):.2f}, "
-              f"{s['sampled'].get('run_own_best_minus_final', float('nan')):.2f}")
+        print(f"{Path(res['run']).name}: last {s['greedy']['last']:.2f} / "
+              f"{s['sampled']['last']:.2f}; best - last, {args.episodes} episodes: greedy "
+              f"{s['greedy']['best_minus_last']:.2f}, sampled "
+              f"{s['sampled']['best_minus_last']:.2f}; with the run's own evaluations: "
+              f"{s['greedy'].get('run_own_best_minus_last', float('nan')):.2f}, "
+              f"{s['sampled'].get('run_own_best_minus_last', float('nan')):.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1))

@@ -601,6 +601,9 @@ def test_kept_evaluation_checkpoints_reload_the_learner_of_their_step(tiny_clips
     assert result["rows"][-1]["greedy"]["returns"] == [
         summary["episodes"]["greedy"]["episodes"][0]["episode_return"]]
     assert "run_own_score" in result["rows"][0]["greedy"]
+    named = evaluate_run(run, episodes=1, checkpoints=["checkpoint"])
+    assert [r["step"] for r in named["rows"]] == [240]
+    assert named["rows"][0]["greedy"]["returns"] == result["rows"][-1]["greedy"]["returns"]
     with pytest.raises(FileNotFoundError, match="not a saved learner"):
         load_run(run, learner_checkpoint="checkpoints/step_0000999")
     # a new run in the folder clears the old run's kept learners
