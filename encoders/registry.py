@@ -3,6 +3,10 @@
 Names:
     ``default-carracing``: the shipped state estimator (:mod:`encoders.state_estimator`),
         frames to the game's state, ``encoders/weights/carracing_state.pt``.
+    ``robust-carracing``: the state estimator v2 (``carracing_state_v2.pt``): the same
+        net trained on more tracks, a third of them in random colours, with the HUD
+        blacked out on 30% of its training frames and contrast/brightness jitter; for
+        recoloured clips and captures without the dashboard.
     ``ssl-carracing``: the earlier self-supervised CNN (128 features, IDM + temporal
         contrast), for games without simulator state and as a measured baseline.
     ``default-pong`` / ``default-breakout``: the game's shipped state estimator
@@ -60,7 +64,8 @@ FORMAT = "lfo-encoder/1"
 _FAMILIES = {"carracing": "carracing", "pong": "atari", "breakout": "atari"}
 
 #: shipped weights file of each registry name (each game's default is a state estimator)
-_SHIPPED = {"default-carracing": "carracing_state.pt", "default-pong": "pong_state.pt",
+_SHIPPED = {"default-carracing": "carracing_state.pt", "robust-carracing": "carracing_state_v2.pt",
+            "default-pong": "pong_state.pt",
             "default-breakout": "breakout_state.pt", "ssl-carracing": "carracing.pt",
             "ssl-atari": "atari.pt"}
 #: older or per-game names of shipped encoders
@@ -69,6 +74,10 @@ _ALIASES = {"default-atari": "ssl-atari", "ssl-pong": "ssl-atari", "ssl-breakout
 _RECREATE = {
     "carracing_state.pt": "python scripts/pretrain_state_encoder.py --env carracing "
                           "--out encoders/weights/carracing_state.pt --ship",
+    "carracing_state_v2.pt": "python scripts/pretrain_state_encoder.py --env carracing "
+                             "--episodes 240 --randomize-every 3 --hud-mask 0.3 "
+                             "--intensity-jitter 0.2 --epochs 15 "
+                             "--out encoders/weights/carracing_state_v2.pt --ship",
     "carracing.pt": "python scripts/pretrain_encoder.py --env carracing "
                     "--out encoders/weights/carracing.pt --ship",
     "atari.pt": "python scripts/pretrain_encoder.py --env pong --out encoders/weights/atari.pt "
@@ -278,7 +287,7 @@ def load(name_or_path: str, weights: str | None = None, *, game: str | None = No
             ``carracing``).
     """
     name = str(name_or_path)
-    if name.startswith("default-") or name.startswith("ssl-"):
+    if name.startswith(("default-", "ssl-")) or name in _SHIPPED:
         canonical = _ALIASES.get(name, name)
         if canonical not in _SHIPPED:
             raise EncoderError(f"unknown encoder {name!r}; available: {', '.join(available())}")

@@ -267,3 +267,26 @@ def test_a_state_estimator_is_refused_for_another_game_of_its_family():
     with pytest.raises(EncoderError, match="made for pong, not carracing"):
         check_encoder_fits(estimator, "carracing")
     check_encoder_fits(encoders.load("ssl-atari"), "breakout")  # the family's CNN serves both
+
+
+def test_the_robust_carracing_estimator_ships_and_reads_a_hud_less_frame_like_a_full_one():
+    """v2 (``robust-carracing``) was trained with the HUD blacked out on part of its frames:
+    on a moving car its speed from a HUD-less view stays near the full view's, where v1
+    (``default-carracing``), which reads the HUD's speed bar, loses it."""
+    from encoders.state_estimator import bottom_band_visibility
+    from lfo.envs.games import make_raw_env
+
+    robust = encoders.load("robust-carracing")
+    assert robust.spec.name == "robust-carracing" and robust.spec.game == "carracing"
+    assert robust.spec.preprocess == encoders.load("default-carracing").spec.preprocess
+    env = make_raw_env("carracing", seed=11)
+    env.reset(seed=11)
+    frames = [env.step(3)[0] for _ in range(80)]  # gas from the start: ~40 units/s
+    view = get_game("carracing").preprocess.clip(np.stack(frames[-3:]))[-1:]
+    hudless = (view * bottom_band_visibility(84, 12 / 96).numpy()).astype(np.uint8)
+    speed = {name: [float(encoders.load(name).encode(x)[0, 0]) for x in (view, hudless)]
+             for name in ("robust-carracing", "default-carracing")}
+    full, masked = speed["robust-carracing"]
+    assert full > 0.2 and abs(masked - full) < 0.25 * full
+    v1_full, v1_masked = speed["default-carracing"]
+    assert abs(v1_masked - v1_full) > 2 * abs(masked - full)
