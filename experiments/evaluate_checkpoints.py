@@ -9,8 +9,9 @@ evaluation seeds 0-2), so a swing between two of them may be evaluation noise. H
 kept learner, and the last one, plays ``--episodes`` greedy and as many sampled episodes
 on evaluation seeds 0.. (the same tracks for all), and the table puts the run's own
 evaluation beside it. The "final within 0.05 of the best" stability target is read again
-on these figures: ``best_minus_final``. ``--checkpoints checkpoint checkpoint_best`` plays
-named learners of any run instead (its last one and its reward-free choice).
+on these figures: ``best_minus_last``. With ``--json F`` a per-track table goes beside it
+(``F`` with ``.md``). ``--checkpoints checkpoint checkpoint_best`` plays named learners of
+any run instead (its last one and its reward-free choice).
 """
 
 from __future__ import annotations
@@ -89,6 +90,24 @@ def evaluate_run(run_dir: Path, episodes: int, checkpoints: list[str] | None = N
             "rows": rows, "summary": summary}
 
 
+def markdown_table(results: list[dict]) -> str:
+    """One row per played learner: its step, the scores on the ``episodes`` tracks beside
+    the run's own evaluation, and each track's greedy return."""
+    episodes = results[0]["episodes"]
+    lines = [f"| run | learner | step | greedy / sampled, {episodes} tracks | the run's own "
+             f"evaluation | greedy return per track (0-{episodes - 1}) |",
+             "|---|---|---|---|---|---|"]
+    for res in results:
+        for row in res["rows"]:
+            own = [row[m].get("run_own_score") for m in MODES]
+            own_cell = " / ".join(f"{v:.2f}" for v in own) if None not in own else "-"
+            lines.append(
+                f"| {Path(res['run']).name} | {row.get('checkpoint', '')} | {row['step']} | "
+                f"{row['greedy']['score']:.2f} / {row['sampled']['score']:.2f} | {own_cell} | "
+                + " ".join(f"{r:.0f}" for r in row["greedy"]["returns"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1))
+        args.json.with_suffix(".md").write_text(markdown_table(results))
     return 0
 
 
