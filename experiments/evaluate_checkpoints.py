@@ -75,19 +75,26 @@ def evaluate_run(run_dir: Path, episodes: int, checkpoints: list[str] | None = N
         print(f"{run_dir.name} {row['checkpoint']} @ {step}: " + "  ".join(
             f"{m} {row[m]['score']:.2f} (run's own {row[m].get('run_own_score', float('nan')):.2f})"
             for m in MODES), flush=True)
+    return {"run": str(run_dir), "episodes": episodes, "seeds": [0, episodes - 1],
+            "rows": rows, "summary": summarise(rows)}
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Per mode: the best score, the last learner's (the highest step; the first of equal
+    steps) and their difference, on the replayed tracks and on the run's own evaluations."""
+    last = max(range(len(rows)), key=lambda i: (rows[i]["step"], -i))
     summary = {}
     for mode in MODES:
         scores = [r[mode]["score"] for r in rows]
-        summary[mode] = {"best": max(scores), "last": scores[-1],
-                         "best_minus_last": max(scores) - scores[-1]}
+        summary[mode] = {"best": max(scores), "last": scores[last],
+                         "best_minus_last": max(scores) - scores[last]}
         own_scores = [r[mode].get("run_own_score") for r in rows]
         if all(s is not None for s in own_scores):
-            summary[mode]["run_own_best_minus_last"] = max(own_scores) - own_scores[-1]
+            summary[mode]["run_own_best_minus_last"] = max(own_scores) - own_scores[last]
             varies = np.std(scores) > 0 and np.std(own_scores) > 0
             summary[mode]["corr_with_run_own"] = (
                 float(np.corrcoef(scores, own_scores)[0, 1]) if varies else None)
-    return {"run": str(run_dir), "episodes": episodes, "seeds": [0, episodes - 1],
-            "rows": rows, "summary": summary}
+    return summary
 
 
 def markdown_table(results: list[dict]) -> str:

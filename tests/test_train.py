@@ -609,3 +609,16 @@ def test_kept_evaluation_checkpoints_reload_the_learner_of_their_step(tiny_clips
     # a new run in the folder clears the old run's kept learners
     train(tiny_config(tiny_clips, run, force=True, steps=120))
     assert not (run / "checkpoints").exists()
+
+
+def test_checkpoint_summary_reads_the_last_learner_by_step_not_by_order():
+    from experiments.evaluate_checkpoints import summarise
+
+    def row(step, greedy, sampled):
+        return {"step": step, "greedy": {"score": greedy}, "sampled": {"score": sampled}}
+
+    # the last checkpoint (60k) listed before the reward-free choice (30k)
+    s = summarise([row(60000, 0.8, 0.9), row(30000, 0.88, 0.86)])
+    assert s["greedy"]["last"] == 0.8 and s["sampled"]["last"] == 0.9
+    assert s["greedy"]["best_minus_last"] == pytest.approx(0.08)
+    assert s["sampled"]["best_minus_last"] == 0.0
