@@ -453,13 +453,11 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) 
                          cfg.view_stack)
     weights = loss_weight_vector(cfg.loss_weights, names)  # refused before the rollouts
     t0 = time.time()
-    augment = {k: v for k, v in (("band_prob", cfg.hud_mask),
-                                 ("band_fraction", cfg.hud_fraction),
-                                 ("intensity", cfg.intensity_jitter)) if v}
+    augment = ({"band_prob": cfg.hud_mask, "band_fraction": cfg.hud_fraction,
+                "intensity": cfg.intensity_jitter}
+               if cfg.hud_mask or cfg.intensity_jitter else None)
     if cfg.hud_mask:
-        augment_views(torch.zeros(1, 1, 2, 2), torch.Generator(), **augment)  # refuse early
-    else:
-        augment.pop("band_fraction", None)
+        bottom_band_visibility(1, cfg.hud_fraction)  # a bad fraction fails before the rollouts
     data = collect(spec.name, pre, episodes=cfg.episodes, max_steps=cfg.max_episode_steps,
                    seed=STATE_SEED_BASE, codec=cfg.codec, progress=progress,
                    cache=cfg.rollout_cache, randomize_every=cfg.randomize_every)

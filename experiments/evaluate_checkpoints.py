@@ -17,13 +17,13 @@ any run instead (its last one and its reward-free choice).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
 import numpy as np
 
-from encoders.clip_features import encoder_view
-from lfo.envs.evaluate import evaluate, normalised_score
+from lfo.envs.evaluate import normalised_score
 from lfo.loop.checkpoint import EVAL_CHECKPOINTS, read_state
 from lfo.loop.policy import load_run
 
@@ -46,8 +46,6 @@ def evaluate_run(run_dir: Path, episodes: int, checkpoints: list[str] | None = N
     own = {}
     eval_csv = run_dir / "eval.csv"
     if eval_csv.is_file():
-        import csv
-
         with eval_csv.open() as fh:
             own = {int(r["step"]): r for r in csv.DictReader(fh)}
     seeds = list(range(episodes))
@@ -60,12 +58,8 @@ def evaluate_run(run_dir: Path, episodes: int, checkpoints: list[str] | None = N
         expert, random = run.final.get("expert_return"), run.final.get("random_return")
         step = int(read_state(ckpt)["step"])
         row: dict = {"checkpoint": str(ckpt.relative_to(run_dir)), "step": step}
-        for mode in MODES:
-            res = evaluate(run.game, run.policy(mode == "greedy"), seeds, mode=mode,
-                           env_options=cfg.agent_env_options(),
-                           max_steps=cfg.max_episode_steps,
-                           preprocess=encoder_view(run.encoder, run.game),
-                           observe_state=run.privileged)
+        results = run.evaluate(seeds, MODES, max_steps=cfg.max_episode_steps)
+        for mode, res in results.items():
             row[mode] = {"returns": res.returns.tolist(), "mean": res.mean, "std": res.std,
                          "score": normalised_score(res.mean, random, expert)
                          if expert is not None else None}

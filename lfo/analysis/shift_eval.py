@@ -24,10 +24,9 @@ from typing import Any, Literal
 import numpy as np
 from tqdm import tqdm
 
-from encoders.clip_features import encoder_view
-from lfo.envs.evaluate import EvalResult, evaluate, normalised_score
+from lfo.envs.evaluate import EvalResult, normalised_score
 from lfo.loop.plots import _pyplot
-from lfo.loop.policy import RunPolicy, load_run
+from lfo.loop.policy import load_run
 from lfo.shifts.registry import env_shifts, get_env_shift
 
 MODES = ("greedy", "sampled")
@@ -61,16 +60,6 @@ class ShiftEvalConfig:
     """Show a progress bar."""
 
 
-def _evaluate_row(run: RunPolicy, options: dict[str, Any], seeds: list[int], modes, max_steps):
-    return {
-        mode: evaluate(run.game, run.policy(mode == "greedy"), seeds, mode=mode,
-                       env_options=options, max_steps=max_steps,
-                       preprocess=encoder_view(run.encoder, run.game),
-                       observe_state=run.privileged)
-        for mode in modes
-    }
-
-
 def _row(name: str, kind: str, doc: str, options: dict, seeds: list[int],
          results: dict[str, EvalResult]) -> dict[str, Any]:
     row: dict[str, Any] = {"shift": name, "kind": kind, "doc": doc, "options": options,
@@ -94,6 +83,9 @@ def shift_eval(cfg: ShiftEvalConfig) -> dict[str, Any]:
                  run.config.get("max_episode_steps"))
     base_options = run.train_config.agent_env_options()
     base_seeds = list(range(cfg.eval_episodes))
+
+    def play(policy, options, seeds):
+        return policy.evaluate(seeds, cfg.modes, env_options=options, max_steps=max_steps)
     video = [load_run(v) for v in cfg.video_runs]
     for other in video:
         if other.game != run.game:
@@ -103,7 +95,7 @@ def shift_eval(cfg: ShiftEvalConfig) -> dict[str, Any]:
     bar = tqdm(total=total, desc=f"shift eval {run.game}", disable=not cfg.progress)
     rows = [_row("in-distribution", "reference", "the run's own world, evaluation seeds 0..",
                  base_options, base_seeds,
-                 _evaluate_row(run, base_options, base_seeds, cfg.modes, max_steps))]
+                 play(run, base_options, base_seeds))]
     bar.update(1)
     skipped = []
     for shift in shifts:
@@ -112,14 +104,14 @@ def shift_eval(cfg: ShiftEvalConfig) -> dict[str, Any]:
             skipped.append(f"{shift.name} (identical to the run's own world)")
         else:
             rows.append(_row(shift.name, "env", shift.doc, shift.options, seeds,
-                             _evaluate_row(run, options, seeds, cfg.modes, max_steps)))
+                             play(run, options, seeds)))
         bar.update(1)
     for other in video:
         shift = other.config.get("video_shift") or "none"
         rows.append(_row(f"trained from {shift}", "video",
                          f"{other.folder}: trained from the videos under '{shift}'",
                          base_options, base_seeds,
-                         _evaluate_row(other, base_options, base_seeds, cfg.modes, max_steps)))
+                         play(other, base_options, base_seeds)))
         bar.update(1)
     bar.close()
 

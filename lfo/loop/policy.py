@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 
 import encoders
+from encoders.clip_features import encoder_view
 from encoders.privileged import is_privileged
 from encoders.registry import default_encoder
 from lfo.algorithms.methods import Learner, build_learner
 from lfo.data.safe_load import UnsafeCheckpoint
+from lfo.envs.evaluate import EvalResult, evaluate
 from lfo.envs.games import make_env
 from lfo.loop.checkpoint import read_state
 from lfo.loop.config import TrainConfig, config_from_dict
@@ -104,6 +106,18 @@ class RunPolicy:
         """The run's policy on raw observations. Every call reloads the learner, so each
         evaluation's sampled actions start from the same generator state: rows compare."""
         return EncodedPolicy(self.encoder, self.normalizer, self.load_learner(), greedy)
+
+    def evaluate(self, seeds: list[int], modes: tuple[str, ...] = ("greedy", "sampled"), *,
+                 env_options: dict[str, Any] | None = None,
+                 max_steps: int | None = None) -> dict[str, EvalResult]:
+        """One episode per seed and mode ("greedy" or "sampled") through the run's own
+        encoder view; ``env_options`` default to the run's own world (its agent options)."""
+        options = self.train_config.agent_env_options() if env_options is None else env_options
+        return {mode: evaluate(self.game, self.policy(mode == "greedy"), seeds, mode=mode,
+                               env_options=options, max_steps=max_steps,
+                               preprocess=encoder_view(self.encoder, self.game),
+                               observe_state=self.privileged)
+                for mode in modes}
 
 
 def _learner_loader(config: dict[str, Any], state: dict[str, Any], ckpt: Path,
