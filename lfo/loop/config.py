@@ -29,7 +29,7 @@ _FLAT_LEARNER_FIELDS = ("hidden", "alpha", "gamma", "chi2_alpha", "lr", "tau", "
 #: saved config.json without one must resume as it ran, not take today's game default)
 _LATER_LEARNER_FIELDS = {"absorbing": False, "lr_end_fraction": 1.0, "idm_label_shift": False}
 #: the same for run settings
-_LATER_RUN_FIELDS = {"feature_clip": 0.0}
+_LATER_RUN_FIELDS = {"feature_clip": 0.0, "explore_mean_hold": 1.0, "explore_epsilon": 0.0}
 
 
 @dataclass
@@ -71,14 +71,16 @@ class RunSettings:
     """Env steps between logged training diagnostics."""
     env_options: dict[str, OptionValue] = field(default_factory=dict)
     """Shift settings for the agent's env (see lfo.envs.games)."""
-    explore_mean_hold: float = 1.0
+    explore_mean_hold: float | None = None
     """Warm-up exploration (the first learning_starts steps): uniformly random actions,
     each held for a geometric number of agent steps with this mean (1 = a new one each
-    step). The IDM learns from this play first."""
-    explore_epsilon: float = 0.0
+    step). The IDM learns from this play first. None: the game's default (lfo.envs.games;
+    1 on Atari, 5 on CarRacing)."""
+    explore_epsilon: float | None = None
     """After warm-up, ez-greedy: at each agent decision outside a random hold, start a
     uniformly random action held for a geometric number of steps (mean
-    explore_mean_hold) with this probability (0 = the learner's own play only)."""
+    explore_mean_hold) with this probability (0 = the learner's own play only). None: the
+    game's default (0 on Atari, 0.05 on CarRacing)."""
     explore_epsilon_final: float | None = None
     """If set, explore_epsilon decays linearly to this value over explore_decay_steps agent
     steps after the warm-up (IQ-Learn's and DQN's decaying epsilon-greedy with

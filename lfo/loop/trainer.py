@@ -44,7 +44,7 @@ from lfo.envs.evaluate import (
     normalised_score,
     random_policy,
 )
-from lfo.envs.games import GameSpec, make_env
+from lfo.envs.games import GAME_RUN_DEFAULTS, GameSpec, make_env
 from lfo.envs.vector import EpisodeSeeds, make_vector_env, reset_finished
 from lfo.loop import plots
 from lfo.loop.checkpoint import EVAL_CHECKPOINTS, read_checkpoint, write_checkpoint
@@ -96,8 +96,10 @@ class Trainer:
         if cfg.steps is None:  # the game's own budget; config.json records the number
             cfg = self.cfg = dataclasses.replace(cfg, steps=self.spec.train_steps)
         cfg = self.cfg = with_game_learner_defaults(cfg, self.spec)
-        if cfg.feature_clip is None:  # the game's own; config.json records the number
-            cfg = self.cfg = dataclasses.replace(cfg, feature_clip=self.spec.feature_clip)
+        # the game's own where unset; config.json records the numbers
+        cfg = self.cfg = dataclasses.replace(cfg, **{
+            name: getattr(self.spec, name) for name in GAME_RUN_DEFAULTS
+            if getattr(cfg, name) is None})
         self.out = cfg.resolved_out(self.game)
         feats = clip_source_features(source, progress=cfg.progress)
         self.normalizer = FeatureNormalizer.fit(np.concatenate(feats), clip=cfg.feature_clip)
