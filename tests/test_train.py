@@ -563,6 +563,28 @@ def test_the_feature_clip_bounds_rare_values_and_survives_a_resume(tiny_clips, t
     assert config_from_dict({"videos": "v", "game": "carracing"}).feature_clip == 0.0
 
 
+def test_exploration_left_unset_is_the_games_and_old_configs_keep_theirs(tiny_clips, tmp_path):
+    from lfo.loop.config import config_from_dict
+
+    # CarRacing explores after the warm-up (ez-greedy 0.05, holds of ~5 steps); Atari not
+    assert [(get_game(g).explore_epsilon, get_game(g).explore_mean_hold)
+            for g in ("carracing", "pong", "breakout")] == [(0.05, 5.0), (0.0, 1.0), (0.0, 1.0)]
+    unset = Trainer(tiny_config(tiny_clips, tmp_path / "unset"))
+    assert (unset.cfg.explore_epsilon, unset.cfg.explore_mean_hold) == (0.05, 5.0)
+    assert [(e.epsilon, e.mean_hold) for e in unset.ez_greedy] == [(0.05, 5.0)]
+    assert unset.warmup[0].mean_hold == 5.0
+    unset.out.mkdir(parents=True, exist_ok=True)
+    unset._write_config()
+    saved = json.loads((unset.out / "config.json").read_text())
+    assert (saved["explore_epsilon"], saved["explore_mean_hold"]) == (0.05, 5.0)
+    # a number on the command line wins, 0 included
+    off = Trainer(tiny_config(tiny_clips, tmp_path / "off", explore_epsilon=0.0))
+    assert (off.cfg.explore_epsilon, off.cfg.explore_mean_hold) == (0.0, 5.0)
+    # a config.json from before the game defaults resumes as it ran
+    old = config_from_dict({"videos": "v", "game": "carracing"})
+    assert (old.explore_epsilon, old.explore_mean_hold) == (0.0, 1.0)
+
+
 def test_a_weight_averaged_policy_is_evaluated_beside_the_learners_own(tiny_clips, tmp_path):
     cfg = tiny_config(tiny_clips, tmp_path / "run",
                       learner=LearnerSettings(hidden=(32,), average_decay=0.9))
