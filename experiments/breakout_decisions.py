@@ -20,6 +20,12 @@ from the landing point in the expert's own play, and the learner's Q gap (best m
 second best; cloning runs: their logit gap) where it agrees and where it does not. A
 learner that agrees as often as cloning overall but less in the last steps before the
 ball lands loses the balls cloning returns.
+
+``--play N`` also plays N greedy games per run (evaluation seeds 0.., the run's own world)
+and asks the scripted expert that recorded the clips what it would do on every state the
+learner reaches (ORACLE, as DAgger's expert queries: the expert's action is a function of
+the emulator's state): the same table on the learner's own states, where a learner that
+copies the expert's states well may still leave them.
 """
 
 from __future__ import annotations
@@ -31,8 +37,11 @@ import numpy as np
 import torch
 
 from lfo.algorithms.oracle import expert_pair_actions
+from lfo.demonstrations.experts.atari import BreakoutExpert
+from lfo.envs.games import make_env
 from lfo.envs.privileged import BREAKOUT_STATE, BREAKOUT_STATE_NAMES
 from lfo.loop.config import load_run_config
+from lfo.loop.policy import load_run
 from lfo.loop.trainer import Trainer
 
 NOOP, FIRE, RIGHT, LEFT = 0, 1, 2, 3
@@ -113,12 +122,57 @@ def audit_phases(run_dir: str) -> dict:
             "pairs": len(pairs), "agree": float(agree.mean()), "phases": rows}
 
 
+def agreement_table(phase: np.ndarray, agree: np.ndarray) -> dict:
+    """Per phase: states and the share where the learner's action had the expert's effect."""
+    return {name: {"pairs": int((phase == i).sum()),
+                   "agree": float(agree[phase == i].mean()) if (phase == i).any() else None}
+            for i, name in enumerate(PHASES)}
+
+
+def audit_own_play(run_dir: str, games: int) -> dict:
+    """Greedy games of the run's last learner; on each state it reaches, the scripted
+    expert's action (ORACLE query of the full-skill controller) against the learner's."""
+    run = load_run(run_dir)
+    cfg = run.train_config
+    policy = run.policy(greedy=True)
+    phases, agrees, returns = [], [], []
+    for seed in range(games):
+        env = make_env("breakout", observe_state=True, **cfg.agent_env_options())
+        expert = BreakoutExpert(skill=1.0, seed=seed)
+        obs, _ = env.reset(seed=seed)
+        expert.reset(env)
+        total, done, steps = 0.0, False, 0
+        while not done and (cfg.max_episode_steps is None or steps < cfg.max_episode_steps):
+            wanted = expert._policy(env, obs)  # the controller alone: no lapses
+            action = int(np.asarray(policy.act_batch(obs[None]))[0])
+            state = obs[None].astype(np.float64) * np.array([v.scale for v in BREAKOUT_STATE])
+            phase = phase_of(state)
+            in_play = phase > 0
+            phases.append(phase[0])
+            agrees.append(bool(effect(np.array([action]), in_play)[0]
+                               == effect(np.array([wanted]), in_play)[0]))
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+            steps += 1
+        env.close()
+        returns.append(total)
+    phase, agree = np.array(phases), np.array(agrees)
+    return {"run": run_dir, "games": games, "returns": returns, "states": int(len(agree)),
+            "agree": float(agree.mean()), "phases": agreement_table(phase, agree)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", nargs="+", required=True)
+    ap.add_argument("--play", type=int, default=0,
+                    help="greedy games per run on which the expert labels the learner's states")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     out = [audit_phases(r) for r in args.runs]
+    if args.play:
+        for row in out:
+            row["own_play"] = audit_own_play(row["run"], args.play)
     print("| run | method | all | " + " | ".join(PHASES) + " |")
     print("|---|---|---|" + "---|" * len(PHASES))
     for row in out:
@@ -128,6 +182,16 @@ def main() -> None:
         print(f"| {row['run']} | {row['method']} | {row['agree']:.2f} | "
               + " | ".join(cells) + " |")
     print("pairs per phase: " + ", ".join(f"{p} {out[0]['phases'][p]['pairs']}" for p in PHASES))
+    if args.play:
+        print("\non the learner's own states (the scripted expert's action as the label):")
+        print("| run | games: return | states | all | " + " | ".join(PHASES) + " |")
+        print("|---|---|---|---|" + "---|" * len(PHASES))
+        for row in out:
+            own = row["own_play"]
+            cells = [f"{own['phases'][p]['agree']:.2f} ({own['phases'][p]['pairs']})"
+                     if own["phases"][p]["pairs"] else "-" for p in PHASES]
+            print(f"| {row['run']} | {' '.join(f'{r:.0f}' for r in own['returns'])} | "
+                  f"{own['states']} | {own['agree']:.2f} | " + " | ".join(cells) + " |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
