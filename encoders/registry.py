@@ -219,6 +219,39 @@ def load_checkpoint(path: str | Path, *, name: str | None = None) -> ConvEncoder
                               arch_record=payload["config"])
 
 
+def shipped_with_id(encoder_id: str) -> str | None:
+    """The registry name of the shipped encoder whose weights have ``encoder_id`` (None:
+    no shipped file has them)."""
+    for name, file in _SHIPPED.items():
+        if (WEIGHTS_DIR / file).is_file() and _load_shipped(name).spec.id == encoder_id:
+            return name
+    return None
+
+
+def resolve_recorded(name: str, encoder_id: str | None) -> str:
+    """The encoder to load for a run that recorded ``name`` with weights ``encoder_id``.
+
+    ``name`` itself while it still loads those weights; otherwise the shipped encoder
+    that has them (a game's default moved on to new weights, e.g. ``default-carracing``
+    from v1, now ``carracing-v1``, to v3 on 2026-12-06). An :class:`EncoderError` if
+    neither has them: the run's features cannot be reproduced.
+    """
+    if not encoder_id:
+        return name
+    try:
+        current = load(name).spec.id
+    except EncoderError:
+        current = None
+    if current == encoder_id:
+        return name
+    shipped = shipped_with_id(encoder_id)
+    if shipped is None:
+        raise EncoderError(f"the run was trained with encoder {name!r} of id {encoder_id}, "
+                           f"but {name!r} now loads id {current} and no shipped encoder has "
+                           f"that id: its features differ")
+    return shipped
+
+
 def _load_shipped(name: str) -> Encoder:
     path = WEIGHTS_DIR / _SHIPPED[name]
     if not path.is_file():

@@ -290,3 +290,34 @@ def test_the_robust_carracing_estimator_ships_and_reads_a_hud_less_frame_like_a_
     assert full > 0.2 and abs(masked - full) < 0.25 * full
     v1_full, v1_masked = speed["default-carracing"]
     assert abs(v1_masked - v1_full) > 2 * abs(masked - full)
+
+
+def test_a_run_loads_the_weights_it_recorded_when_its_encoder_name_moved_on(tmp_path):
+    """A game's default can move on to new weights; a run folder records the name and the
+    weights' id, and resolves to the shipped encoder that still has them."""
+    from lfo.loop.config import load_run_config
+
+    robust_id = encoders.load("robust-carracing").spec.id
+    default_id = encoders.load("default-carracing").spec.id
+    assert robust_id != default_id
+    assert registry.shipped_with_id(robust_id) == "robust-carracing"
+    assert registry.shipped_with_id("no-such-id") is None
+    # the name still loads the recorded weights: itself; no id recorded: itself
+    assert registry.resolve_recorded("default-carracing", default_id) == "default-carracing"
+    assert registry.resolve_recorded("default-carracing", None) == "default-carracing"
+    # recorded under a name that now loads other weights: the shipped file with that id
+    assert registry.resolve_recorded("default-carracing", robust_id) == "robust-carracing"
+    with pytest.raises(EncoderError, match="no shipped encoder has that id"):
+        registry.resolve_recorded("default-carracing", "0123456789abcdef")
+    # resuming such a run trains on the weights it started with
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(
+        {"videos": "videos/carracing", "game": "carracing", "encoder": "default-carracing",
+         "encoder_id": robust_id}))
+    assert load_run_config(run).encoder == "robust-carracing"
+    (run / "config.json").write_text(json.dumps(
+        {"videos": "videos/carracing", "game": "carracing", "encoder": "default-carracing",
+         "encoder_id": "0123456789abcdef"}))
+    with pytest.raises(RuntimeError, match="cannot resume"):
+        load_run_config(run)

@@ -196,4 +196,12 @@ def load_run_config(out: str | Path, **overrides: Any) -> TrainConfig:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise RuntimeError(f"cannot resume: {path} is missing or unreadable ({exc})") from exc
+    if data.get("encoder") and data.get("encoder_id") and "encoder" not in overrides:
+        # a game's default may have moved on to new weights: resume on the run's own
+        from encoders.registry import EncoderError, resolve_recorded
+
+        try:
+            data["encoder"] = resolve_recorded(data["encoder"], data["encoder_id"])
+        except EncoderError as exc:
+            raise RuntimeError(f"cannot resume {out}: {exc}") from exc
     return config_from_dict(data, **{**overrides, "out": str(out), "resume": True})

@@ -18,7 +18,7 @@ import numpy as np
 import encoders
 from encoders.clip_features import encoder_view
 from encoders.privileged import is_privileged
-from encoders.registry import default_encoder
+from encoders.registry import EncoderError, default_encoder, resolve_recorded
 from lfo.algorithms.methods import Learner, build_learner
 from lfo.data.safe_load import UnsafeCheckpoint
 from lfo.envs.evaluate import EvalResult, evaluate
@@ -173,10 +173,10 @@ def load_run(folder: str | Path, learner_checkpoint: str | Path | None = None) -
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the trainer warned about this choice already
             name = default_encoder(config["game"])
-    encoder = encoders.load(name)
-    if config.get("encoder_id") and encoder.spec.id != config["encoder_id"]:
-        raise RuntimeError(f"{folder} was trained with encoder id {config['encoder_id']}, but "
-                           f"{name!r} now loads id {encoder.spec.id}: its features differ")
+    try:  # the weights the run was trained with, under the name that ships them today
+        encoder = encoders.load(resolve_recorded(name, config.get("encoder_id")))
+    except EncoderError as exc:
+        raise RuntimeError(f"{folder}: {exc}") from exc
     final_path = folder / "final.json"
     final = json.loads(final_path.read_text()) if final_path.is_file() else {}
     return RunPolicy(folder, config, encoder, normalizer, load_learner, final)
