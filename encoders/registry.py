@@ -2,7 +2,11 @@
 
 Names:
     ``default-carracing``: the shipped state estimator (:mod:`encoders.state_estimator`),
-        frames to the game's state, ``encoders/weights/carracing_state.pt``.
+        frames to the game's state: v3 (``carracing_state_v3.pt``, since 2026-12-06),
+        trained on 240 rollouts, a third of them in the env's random colours, with
+        contrast/brightness jitter; it reads the HUD's bars.
+    ``carracing-v1``: the default before it (``carracing_state.pt``: 160 rollouts in the
+        stock colours); runs recorded with it load it by their encoder id.
     ``robust-carracing``: the state estimator v2 (``carracing_state_v2.pt``): the same
         net trained on more tracks, a third of them in random colours, with the HUD
         blacked out on 30% of its training frames and contrast/brightness jitter; for
@@ -63,8 +67,11 @@ FORMAT = "lfo-encoder/1"
 #: game -> family; the Atari games share the self-supervised CNN (trained on Pong)
 _FAMILIES = {"carracing": "carracing", "pong": "atari", "breakout": "atari"}
 
-#: shipped weights file of each registry name (each game's default is a state estimator)
-_SHIPPED = {"default-carracing": "carracing_state.pt", "robust-carracing": "carracing_state_v2.pt",
+#: shipped weights file of each registry name (each game's default is a state estimator).
+#: CarRacing's default is the estimator v3 since 2026-12-06 (v1 before; runs recorded with
+#: v1 resolve to ``carracing-v1`` by their encoder id, :func:`resolve_recorded`)
+_SHIPPED = {"default-carracing": "carracing_state_v3.pt", "carracing-v1": "carracing_state.pt",
+            "robust-carracing": "carracing_state_v2.pt",
             "default-pong": "pong_state.pt",
             "default-breakout": "breakout_state.pt", "ssl-carracing": "carracing.pt",
             "ssl-atari": "atari.pt"}
@@ -74,6 +81,9 @@ _ALIASES = {"default-atari": "ssl-atari", "ssl-pong": "ssl-atari", "ssl-breakout
 _RECREATE = {
     "carracing_state.pt": "python scripts/pretrain_state_encoder.py --env carracing "
                           "--out encoders/weights/carracing_state.pt --ship",
+    "carracing_state_v3.pt": "python scripts/pretrain_state_encoder.py --env carracing "
+                             "--episodes 240 --randomize-every 3 --intensity-jitter 0.2 "
+                             "--epochs 15 --out encoders/weights/carracing_state_v3.pt --ship",
     "carracing_state_v2.pt": "python scripts/pretrain_state_encoder.py --env carracing "
                              "--episodes 240 --randomize-every 3 --hud-mask 0.3 "
                              "--intensity-jitter 0.2 --epochs 15 "

@@ -5,13 +5,15 @@ named number per feature), so a learner on it sees the game's state as read from
 pixels. Trained by regression on the game's own rollouts (:mod:`encoders.state_data`),
 labels from the simulator, undefined labels left out of the loss (:func:`masked_mse`).
 
-Command (the shipped weights: 16 min of rollouts and 34 min of training on one core of
-this machine, beside a benchmark; the weights ship, users do not pay it)::
+Command (CarRacing's default, v3: 13 min of rollouts and 24 min of training on one core of
+this machine; the weights ship, users do not pay it)::
 
-    python scripts/pretrain_state_encoder.py --env carracing \
-        --out encoders/weights/carracing_state.pt --ship
+    python scripts/pretrain_state_encoder.py --env carracing --episodes 240 \
+        --randomize-every 3 --intensity-jitter 0.2 --epochs 15 \
+        --out encoders/weights/carracing_state_v3.pt --ship
 
-The shipped weights were trained before :mod:`lfo.envs.privileged` also marked track labels
+The v1 weights (``carracing-v1``: ``--out encoders/weights/carracing_state.pt`` and the
+defaults otherwise) were trained before :mod:`lfo.envs.privileged` also marked track labels
 undefined when the car faces against the track (only far-from-road labels were left out
 then); the command today leaves those frames' track labels out too, so it does not
 reproduce the shipped file bit for bit.

@@ -272,7 +272,7 @@ def test_a_state_estimator_is_refused_for_another_game_of_its_family():
 def test_the_robust_carracing_estimator_ships_and_reads_a_hud_less_frame_like_a_full_one():
     """v2 (``robust-carracing``) was trained with the HUD blacked out on part of its frames:
     on a moving car its speed from a HUD-less view stays near the full view's, where v1
-    (``default-carracing``), which reads the HUD's speed bar, loses it."""
+    (``carracing-v1``), which reads the HUD's speed bar, loses it."""
     from encoders.state_estimator import bottom_band_visibility
     from lfo.envs.games import make_raw_env
 
@@ -285,10 +285,10 @@ def test_the_robust_carracing_estimator_ships_and_reads_a_hud_less_frame_like_a_
     view = get_game("carracing").preprocess.clip(np.stack(frames[-3:]))[-1:]
     hudless = (view * bottom_band_visibility(84, 12 / 96).numpy()).astype(np.uint8)
     speed = {name: [float(encoders.load(name).encode(x)[0, 0]) for x in (view, hudless)]
-             for name in ("robust-carracing", "default-carracing")}
+             for name in ("robust-carracing", "carracing-v1")}
     full, masked = speed["robust-carracing"]
     assert full > 0.2 and abs(masked - full) < 0.25 * full
-    v1_full, v1_masked = speed["default-carracing"]
+    v1_full, v1_masked = speed["carracing-v1"]
     assert abs(v1_masked - v1_full) > 2 * abs(masked - full)
 
 
@@ -309,6 +309,10 @@ def test_a_run_loads_the_weights_it_recorded_when_its_encoder_name_moved_on(tmp_
     assert registry.resolve_recorded("default-carracing", robust_id) == "robust-carracing"
     with pytest.raises(EncoderError, match="no shipped encoder has that id"):
         registry.resolve_recorded("default-carracing", "0123456789abcdef")
+    # CarRacing's default moved from v1 to v3 (2026-12-06): a v1 run resolves to v1's file
+    v1_id = encoders.load("carracing-v1").spec.id
+    assert v1_id != default_id
+    assert registry.resolve_recorded("default-carracing", v1_id) == "carracing-v1"
     # resuming such a run trains on the weights it started with
     run = tmp_path / "run"
     run.mkdir()

@@ -1,7 +1,8 @@
 """Pretrain the state estimator: a CNN from the game's view to its simulator state.
 
-    lfo-pretrain-state-encoder --env carracing \\
-        --out encoders/weights/carracing_state.pt --ship     # ~50 min, 1 core
+    lfo-pretrain-state-encoder --env carracing --episodes 240 --randomize-every 3 \\
+        --intensity-jitter 0.2 --epochs 15 \\
+        --out encoders/weights/carracing_state_v3.pt --ship  # CarRacing's default, ~40 min
 
 An estimator may see the game through its own view (the checkpoint records it; clips and
 the agent's frames are then made with it), e.g. Breakout at native column resolution:
