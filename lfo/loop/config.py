@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from encoders.registry import EncoderError, resolve_recorded
 from lfo.algorithms.learner import LearnerSettings
 from lfo.envs.games import OptionValue, env_options_with_repeat
 
@@ -198,8 +199,6 @@ def load_run_config(out: str | Path, **overrides: Any) -> TrainConfig:
         raise RuntimeError(f"cannot resume: {path} is missing or unreadable ({exc})") from exc
     if data.get("encoder") and data.get("encoder_id") and "encoder" not in overrides:
         # a game's default may have moved on to new weights: resume on the run's own
-        from encoders.registry import EncoderError, resolve_recorded
-
         try:
             data["encoder"] = resolve_recorded(data["encoder"], data["encoder_id"])
         except EncoderError as exc:
