@@ -31,6 +31,7 @@ Names:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import Any
@@ -233,9 +234,17 @@ def shipped_with_id(encoder_id: str) -> str | None:
     """The registry name of the shipped encoder whose weights have ``encoder_id`` (None:
     no shipped file has them)."""
     for name, file in _SHIPPED.items():
-        if (WEIGHTS_DIR / file).is_file() and _load_shipped(name).spec.id == encoder_id:
+        path = WEIGHTS_DIR / file
+        if path.is_file() and _shipped_id(name, str(path), path.stat().st_mtime_ns) == encoder_id:
             return name
     return None
+
+
+@functools.lru_cache(maxsize=32)
+def _shipped_id(name: str, path: str, mtime_ns: int) -> str:
+    """The id of a shipped file's weights, read once per file version (keyed by its path
+    and modification time, so a replaced file is read again)."""
+    return _load_shipped(name).spec.id
 
 
 def resolve_recorded(name: str, encoder_id: str | None) -> str:

@@ -45,6 +45,8 @@ from lfo.loop.policy import load_run
 from lfo.loop.trainer import Trainer
 
 NOOP, FIRE, RIGHT, LEFT = 0, 1, 2, 3
+#: the scale each Breakout state variable is divided by in the learner's vector
+SCALES = np.array([v.scale for v in BREAKOUT_STATE], dtype=np.float64)
 PHASES = ("serve", "rising", "falling, 16+ steps", "falling, 6-15 steps", "falling, 0-5 steps")
 
 
@@ -57,7 +59,7 @@ def raw_state(features: np.ndarray, normalizer) -> np.ndarray:
     """Breakout states in their own units from the learner's normalised features. The
     in-play flag is read before un-normalising: a clipped flag (the serve lies ~27 standard
     deviations out) would not come back."""
-    scales = np.array([v.scale for v in BREAKOUT_STATE], dtype=np.float32)
+    scales = SCALES.astype(np.float32)
     raw = (features * normalizer.std + normalizer.mean) * scales
     flag = BREAKOUT_STATE_NAMES.index("ball_in_play")
     threshold = (0.5 / scales[flag] - normalizer.mean[flag]) / normalizer.std[flag]
@@ -145,7 +147,7 @@ def audit_own_play(run_dir: str, games: int) -> dict:
         while not done and (cfg.max_episode_steps is None or steps < cfg.max_episode_steps):
             wanted = expert._policy(env, obs)  # the controller alone: no lapses
             action = int(np.asarray(policy.act_batch(obs[None]))[0])
-            state = obs[None].astype(np.float64) * np.array([v.scale for v in BREAKOUT_STATE])
+            state = obs[None].astype(np.float64) * SCALES
             phase = phase_of(state)
             in_play = phase > 0
             phases.append(phase[0])
