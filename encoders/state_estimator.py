@@ -236,15 +236,57 @@ def bottom_band_visibility(height: int, fraction: float) -> torch.Tensor:
     return (~inside).float()[:, None]
 
 
+def random_zoom(x: torch.Tensor, prob: float, max_cut: float,
+                generator: torch.Generator) -> torch.Tensor:
+    """On a ``prob`` share of a batch ``(N, C, H, W)``, show a random window of each view
+    resized back to the full view (bilinear): the window's sides are ``1 - c`` of the view's
+    with ``c ~ U(0, max_cut)``, placed uniformly inside it, one window per sample for all
+    frames of its stack. As captures that crop, pan or zoom the game's picture (the crop
+    video shift cuts 0.08 off the top and the left: ``c = 0.08`` at the top-left corner)."""
+    if not 0.0 <= max_cut < 0.5:
+        raise ValueError(f"a zoom cuts a share of each side in [0, 0.5), got {max_cut}")
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"the zoomed share of a batch lies in [0, 1], got {prob}")
+    n = x.shape[0]
+    hit = torch.rand(n, generator=generator) < prob
+    if prob <= 0 or max_cut <= 0 or not bool(hit.any()):
+        return x
+    cut = max_cut * torch.rand(n, generator=generator) * hit
+    top, left = (cut * torch.rand(n, generator=generator) for _ in range(2))
+    return torch.where(hit[:, None, None, None], view_windows(x, cut, top, left), x)
+
+
+def view_windows(x: torch.Tensor, cut: torch.Tensor, top: torch.Tensor,
+                 left: torch.Tensor) -> torch.Tensor:
+    """Each view of ``x`` ``(N, C, H, W)`` cut to the window whose sides are ``1 - cut``
+    of the view's, ``top`` and ``left`` (shares of the view, ``<= cut``) from its top-left
+    corner, resized back to ``H x W`` (bilinear, edges repeated)."""
+    side = (1.0 - cut).to(x.dtype)
+    # in grid_sample's [-1, 1] frame a window of side s starting at share o is centred
+    # at -1 + 2 o + s
+    theta = torch.zeros(x.shape[0], 2, 3, dtype=x.dtype)
+    theta[:, 0, 0] = side
+    theta[:, 1, 1] = side
+    theta[:, 0, 2] = -1.0 + 2.0 * left.to(x.dtype) + side
+    theta[:, 1, 2] = -1.0 + 2.0 * top.to(x.dtype) + side
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border",
+                         align_corners=False)
+
+
 def augment_views(x01: torch.Tensor, generator: torch.Generator, *, band_prob: float = 0.0,
-                  band_fraction: float = 12 / 96, intensity: float = 0.0) -> torch.Tensor:
+                  band_fraction: float = 12 / 96, intensity: float = 0.0,
+                  zoom_prob: float = 0.0, zoom_max_cut: float = 0.12) -> torch.Tensor:
     """Training-time changes of a batch of stacks in [0, 1] ``(N, C, H, W)``, each drawn per
     sample and shared by the frames of its stack (a clip keeps its look):
 
     - ``band_prob``: the share of samples whose bottom ``band_fraction`` is black, as in
       captures that crop a HUD (:func:`bottom_band_visibility`);
     - ``intensity``: contrast about mid-grey and brightness, each ``x(1 +- U(0, intensity))``
-      (colour grading, other screens).
+      (colour grading, other screens);
+    - ``zoom_prob``: the share of samples seen through a random window of their view
+      (:func:`random_zoom`, up to ``zoom_max_cut`` off each side), after the band: a
+      capture crops the picture it was given.
     """
     n = x01.shape[0]
     out = x01
@@ -258,6 +300,8 @@ def augment_views(x01: torch.Tensor, generator: torch.Generator, *, band_prob: f
         keep = bottom_band_visibility(out.shape[-2], band_fraction).to(out.dtype)
         scale = torch.where(hit[:, None, None, None], keep, torch.ones_like(keep))
         out = out * scale
+    if zoom_prob > 0:
+        out = random_zoom(out, zoom_prob, zoom_max_cut, generator)
     return out
 
 
@@ -398,6 +442,12 @@ class EstimatorTrainConfig:
     intensity_jitter: float = 0.0
     """Contrast and brightness of each training stack scaled by 1 +- U(0, this) (0:
     none), for colour-graded or re-encoded clips."""
+    zoom: float = 0.0
+    """Share of the training stacks seen through a random window of their view resized
+    back (0: none, the weights up to v3): for captures that crop, pan or zoom the
+    picture (the crop video shift)."""
+    zoom_max_cut: float = 0.12
+    """The largest share of each side a zoom's window leaves out (the crop shift: 0.08)."""
     threads: int = 1
     """torch CPU threads (1: the shipped weights were trained beside another job)."""
     ship: bool = False
@@ -456,10 +506,13 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) 
     weights = loss_weight_vector(cfg.loss_weights, names)  # refused before the rollouts
     t0 = time.time()
     augment = ({"band_prob": cfg.hud_mask, "band_fraction": cfg.hud_fraction,
-                "intensity": cfg.intensity_jitter}
-               if cfg.hud_mask or cfg.intensity_jitter else None)
+                "intensity": cfg.intensity_jitter, "zoom_prob": cfg.zoom,
+                "zoom_max_cut": cfg.zoom_max_cut}
+               if cfg.hud_mask or cfg.intensity_jitter or cfg.zoom else None)
+    # bad augmentation settings fail here, not after minutes of rollouts
     if cfg.hud_mask:
-        bottom_band_visibility(1, cfg.hud_fraction)  # a bad fraction fails before the rollouts
+        bottom_band_visibility(1, cfg.hud_fraction)
+    random_zoom(torch.zeros(1, 1, 2, 2), cfg.zoom, cfg.zoom_max_cut, torch.Generator())
     data = collect(spec.name, pre, episodes=cfg.episodes, max_steps=cfg.max_episode_steps,
                    seed=STATE_SEED_BASE, codec=cfg.codec, progress=progress,
                    cache=cfg.rollout_cache, randomize_every=cfg.randomize_every)

@@ -20,11 +20,14 @@ from encoders.state_estimator import (
     masked_mse,
     r2_per_variable,
     random_shift,
+    random_zoom,
     save_state_estimator,
     train_step,
+    view_windows,
 )
 from lfo.envs.games import get_game, make_raw_env
 from lfo.envs.privileged import CARRACING_STATE_NAMES
+from lfo.shifts.registry import offset_crop
 
 
 def tiny_estimator(outputs=CARRACING_STATE_NAMES) -> StateEstimator:
@@ -419,3 +422,28 @@ def test_view_augmentation_darkens_the_band_on_a_share_and_scales_intensity():
     assert torch.allclose(centre[:, 0], centre[:, 1], atol=0.05)
     assert 0.3 < centre.min() and centre.max() < 0.75 and centre.std() > 0.03
     assert torch.equal(augment_views(x[:4], gen), x[:4])  # nothing asked, nothing changed
+
+
+def test_a_view_window_is_the_crop_shift_and_random_zoom_draws_windows_on_a_share():
+    # a smooth native frame: the window 0.08 off the top and the left, resized back, is
+    # what the crop video shift makes of it (up to the two resizers' rounding)
+    rows, cols = np.mgrid[0:96, 0:96]
+    grey = (127 + 60 * np.sin(cols / 9.0) + 50 * np.cos(rows / 7.0)).astype(np.uint8)
+    frame = np.stack([grey, grey[::-1], grey.T], axis=-1)[None]
+    shifted = offset_crop(frame, 0.08)[0].astype(np.float32)
+    x = torch.from_numpy(frame.astype(np.float32)).permute(0, 3, 1, 2)
+    share = torch.tensor([round(96 * 0.08) / 96])
+    windowed = view_windows(x, share, share, share)[0].permute(1, 2, 0).numpy()
+    assert np.abs(windowed - shifted).mean() < 0.5
+    assert np.abs(windowed - frame[0].astype(np.float32)).mean() > 10  # it did move
+    # a column ramp stays a ramp, its slope the window's side, within [1 - max_cut, 1]
+    ramp = torch.arange(84.0).expand(400, 1, 84, 84).contiguous()
+    out = random_zoom(ramp, 0.5, 0.12, torch.Generator().manual_seed(0))
+    slope = (out[:, 0, 40, 50] - out[:, 0, 40, 30]) / 20
+    zoomed = (slope - 1).abs() > 1e-4
+    assert 0.4 < zoomed.float().mean() < 0.6  # the share asked for
+    assert torch.equal(out[~zoomed], ramp[~zoomed])  # the others untouched
+    assert slope.min() >= 0.88 - 1e-4 and slope[zoomed].max() < 1.0
+    assert torch.allclose(out[:, 0, 10], out[:, 0, 70])  # the same window on every row
+    with pytest.raises(ValueError, match="0.5"):
+        random_zoom(ramp, 0.5, 0.6, torch.Generator())
