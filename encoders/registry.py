@@ -11,6 +11,9 @@ Names:
         net trained on more tracks, a third of them in random colours, with the HUD
         blacked out on 30% of its training frames and contrast/brightness jitter; for
         recoloured clips and captures without the dashboard.
+    ``zoom-carracing``: the state estimator v4 (``carracing_state_v4.pt``): v3's recipe
+        with 40% of its training stacks seen through a random window of the view, for
+        captures that crop, pan or zoom the picture.
     ``ssl-carracing``: the earlier self-supervised CNN (128 features, IDM + temporal
         contrast), for games without simulator state and as a measured baseline.
     ``default-pong`` / ``default-breakout``: the game's shipped state estimator
@@ -73,6 +76,7 @@ _FAMILIES = {"carracing": "carracing", "pong": "atari", "breakout": "atari"}
 #: v1 resolve to ``carracing-v1`` by their encoder id, :func:`resolve_recorded`)
 _SHIPPED = {"default-carracing": "carracing_state_v3.pt", "carracing-v1": "carracing_state.pt",
             "robust-carracing": "carracing_state_v2.pt",
+            "zoom-carracing": "carracing_state_v4.pt",
             "default-pong": "pong_state.pt",
             "default-breakout": "breakout_state.pt", "ssl-carracing": "carracing.pt",
             "ssl-atari": "atari.pt"}
@@ -85,6 +89,10 @@ _RECREATE = {
     "carracing_state_v3.pt": "python scripts/pretrain_state_encoder.py --env carracing "
                              "--episodes 240 --randomize-every 3 --intensity-jitter 0.2 "
                              "--epochs 15 --out encoders/weights/carracing_state_v3.pt --ship",
+    "carracing_state_v4.pt": "python scripts/pretrain_state_encoder.py --env carracing "
+                             "--episodes 240 --randomize-every 3 --intensity-jitter 0.2 "
+                             "--zoom 0.4 --epochs 15 "
+                             "--out encoders/weights/carracing_state_v4.pt --ship",
     "carracing_state_v2.pt": "python scripts/pretrain_state_encoder.py --env carracing "
                              "--episodes 240 --randomize-every 3 --hud-mask 0.3 "
                              "--intensity-jitter 0.2 --epochs 15 "

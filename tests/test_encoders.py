@@ -13,7 +13,8 @@ import encoders
 from encoders import EncoderError, registry
 from encoders.base import write_manifest_entry
 from encoders.registry import build_conv, load_checkpoint, save_checkpoint
-from lfo.envs.games import get_game
+from lfo.envs.games import get_game, make_raw_env
+from lfo.shifts.registry import offset_crop
 
 
 def _frames(n: int, shape=(3, 84, 84), seed: int = 0) -> np.ndarray:
@@ -290,6 +291,27 @@ def test_the_robust_carracing_estimator_ships_and_reads_a_hud_less_frame_like_a_
     assert full > 0.2 and abs(masked - full) < 0.25 * full
     v1_full, v1_masked = speed["carracing-v1"]
     assert abs(v1_masked - v1_full) > 2 * abs(masked - full)
+
+
+def test_the_zoom_carracing_estimator_reads_a_cropped_capture_like_the_full_one():
+    """v4 (``zoom-carracing``) was trained on random windows of its view: a moving car's
+    speed from the crop shift's picture (0.08 off the top and the left, zoomed back) stays
+    near the full view's, where v3 (``default-carracing``), which reads the speed bar at
+    its fixed place, loses about half of it."""
+    zoom = encoders.load("zoom-carracing")
+    assert zoom.spec.name == "zoom-carracing" and zoom.spec.game == "carracing"
+    assert zoom.spec.preprocess == encoders.load("default-carracing").spec.preprocess
+    env = make_raw_env("carracing", seed=11)
+    env.reset(seed=11)
+    frames = np.stack([env.step(3)[0] for _ in range(80)][-4:])  # gas from the start
+    pre = get_game("carracing").preprocess
+    views = (pre.clip(frames)[-1:], pre.clip(offset_crop(frames, 0.08))[-1:])
+    speed = {name: [float(encoders.load(name).encode(x)[0, 0]) for x in views]
+             for name in ("zoom-carracing", "default-carracing")}
+    full, cropped = speed["zoom-carracing"]
+    assert full > 0.2 and abs(cropped - full) < 0.2 * full
+    v3_full, v3_cropped = speed["default-carracing"]
+    assert abs(v3_cropped - v3_full) > 2 * abs(cropped - full)
 
 
 def test_a_run_loads_the_weights_it_recorded_when_its_encoder_name_moved_on(tmp_path):
