@@ -236,6 +236,14 @@ def bottom_band_visibility(height: int, fraction: float) -> torch.Tensor:
     return (~inside).float()[:, None]
 
 
+def check_zoom(prob: float, max_cut: float) -> None:
+    """Refuse zoom settings :func:`random_zoom` cannot honour (a ValueError)."""
+    if not 0.0 <= max_cut < 0.5:
+        raise ValueError(f"a zoom cuts a share of each side in [0, 0.5), got {max_cut}")
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"the zoomed share of a batch lies in [0, 1], got {prob}")
+
+
 def random_zoom(x: torch.Tensor, prob: float, max_cut: float,
                 generator: torch.Generator) -> torch.Tensor:
     """On a ``prob`` share of a batch ``(N, C, H, W)``, show a random window of each view
@@ -243,10 +251,7 @@ def random_zoom(x: torch.Tensor, prob: float, max_cut: float,
     with ``c ~ U(0, max_cut)``, placed uniformly inside it, one window per sample for all
     frames of its stack. As captures that crop, pan or zoom the game's picture (the crop
     video shift cuts 0.08 off the top and the left: ``c = 0.08`` at the top-left corner)."""
-    if not 0.0 <= max_cut < 0.5:
-        raise ValueError(f"a zoom cuts a share of each side in [0, 0.5), got {max_cut}")
-    if not 0.0 <= prob <= 1.0:
-        raise ValueError(f"the zoomed share of a batch lies in [0, 1], got {prob}")
+    check_zoom(prob, max_cut)
     n = x.shape[0]
     hit = torch.rand(n, generator=generator) < prob
     if prob <= 0 or max_cut <= 0 or not bool(hit.any()):
@@ -512,7 +517,7 @@ def train_estimator(cfg: EstimatorTrainConfig, *, progress: bool | None = None) 
     # bad augmentation settings fail here, not after minutes of rollouts
     if cfg.hud_mask:
         bottom_band_visibility(1, cfg.hud_fraction)
-    random_zoom(torch.zeros(1, 1, 2, 2), cfg.zoom, cfg.zoom_max_cut, torch.Generator())
+    check_zoom(cfg.zoom, cfg.zoom_max_cut)
     data = collect(spec.name, pre, episodes=cfg.episodes, max_steps=cfg.max_episode_steps,
                    seed=STATE_SEED_BASE, codec=cfg.codec, progress=progress,
                    cache=cfg.rollout_cache, randomize_every=cfg.randomize_every)
